@@ -1,0 +1,223 @@
+"""Helpers shared by the plugins: splitting a model, extracting features once,
+the frozen teacher, input checks."""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from .models import FeatureClassifierModel
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
+
+
+def split_model(
+    *,
+    model: Optional[nn.Module] = None,
+    feature_extractor: Optional[nn.Module] = None,
+    classifier: Optional[nn.Module] = None,
+    last_layer_name: Optional[str] = None,
+) -> FeatureClassifierModel:
+    """Return a :class:`FeatureClassifierModel` from one of the accepted forms:
+
+    - ``feature_extractor=`` and ``classifier=`` (as Avalanche's ``ICaRL``);
+    - ``model=`` with ``feature_extractor`` and ``classifier`` (or
+      ``train_classifier``, Avalanche's ``FeatureExtractorModel``) attributes;
+    - ``model=`` and ``last_layer_name=``: that child becomes the classifier
+      and is replaced by ``nn.Identity`` in ``model`` (as Avalanche's
+      ``FeatureReplay`` does), so ``model`` itself becomes the feature
+      extractor.
+    """
+    if feature_extractor is not None or classifier is not None:
+        if model is not None or feature_extractor is None or classifier is None:
+            raise ValueError(
+                "Pass either feature_extractor= and classifier= together, or "
+                "model= (optionally with last_layer_name=), not a mix."
+            )
+        return FeatureClassifierModel(feature_extractor, classifier)
+    if model is None:
+        raise ValueError(
+            "No model given: pass feature_extractor= and classifier=, or model= "
+            "with last_layer_name= naming its final (classifier) layer."
+        )
+    if last_layer_name is not None:
+        head = _get_submodule(model, last_layer_name)
+        parent_name, _, leaf = last_layer_name.rpartition(".")
+        parent = _get_submodule(model, parent_name) if parent_name else model
+        setattr(parent, leaf, nn.Identity())
+        return FeatureClassifierModel(model, head)
+    if isinstance(model, FeatureClassifierModel):
+        return model
+    fe = getattr(model, "feature_extractor", None)
+    head = getattr(model, "classifier", getattr(model, "train_classifier", None))
+    if isinstance(fe, nn.Module) and isinstance(head, nn.Module):
+        return FeatureClassifierModel(fe, head)
+    names = [n for n, _ in model.named_children()]
+    raise ValueError(
+        f"Cannot split {type(model).__name__} into a feature extractor and a "
+        f"classifier: it has no 'feature_extractor'/'classifier' attributes. "
+        f"Pass last_layer_name= naming its final layer (children: {names}), "
+        "or pass feature_extractor= and classifier= separately."
+    )
+
+
+def _get_submodule(model: nn.Module, name: str) -> nn.Module:
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        names = [n for n, _ in model.named_modules() if n]
+        raise ValueError(
+            f"{type(model).__name__} has no layer named {name!r}; "
+            f"its layers are: {names}"
+        ) from None
+
+
+def resolve_dtype(dtype) -> torch.dtype:
+    """'float32' | 'float16' | 'int8' (or the torch dtypes) -> torch dtype."""
+    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
+        return dtype
+    if isinstance(dtype, str) and dtype in _DTYPES:
+        return _DTYPES[dtype]
+    raise ValueError(f"Unknown storage dtype {dtype!r}; pass one of {list(_DTYPES)}.")
+
+
+def check_positive(name: str, value, *, allow_none=False, integer=False):
+    """Raise a ValueError naming the argument if value is not > 0."""
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if integer:
+        ok = ok and float(value).is_integer()
+    if not ok or value <= 0:
+        kind = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}.")
+
+
+def check_non_negative(name: str, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+
+
+def check_no_task_labels(experience, who: str):
+    """Refuse streams with task labels: these methods are class-incremental."""
+    labels = set(getattr(experience, "task_labels", [0]))
+    if labels - {0}:
+        raise ValueError(
+            f"{who} is for class-incremental streams without task labels, but this "
+            f"experience has task labels {sorted(labels)}. Build the benchmark "
+            "with task_labels=False (or return_task_id=False)."
+        )
+
+
+@torch.no_grad()
+def extract_features(
+    modules,
+    dataset,
+    *,
+    device,
+    batch_size: int = 512,
+) -> Tuple[list, torch.Tensor]:
+    """Run each module of ``modules`` over ``dataset`` once, in eval mode, with
+    eval transforms and large batches; return ([features per module], labels).
+
+    Several modules share one pass over the data (e.g. the old and the new
+    backbone for feature pairs). Training modes are restored afterwards.
+    """
+    if hasattr(dataset, "eval"):
+        dataset = dataset.eval()
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    outs = [[] for _ in modules]
+    labels = []
+    try:
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+        for batch in loader:
+            x, y = batch[0].to(device), batch[1]
+            for out, m in zip(outs, modules):
+                out.append(m(x).float().cpu())
+            labels.append(torch.as_tensor(y).long().cpu())
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+    if not labels:
+        raise ValueError(
+            "The experience's dataset is empty: there is nothing to extract "
+            "features from. Remove empty experiences from the stream."
+        )
+    return [torch.cat(o) for o in outs], torch.cat(labels)
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A deep copy in eval mode with gradients off (a teacher)."""
+    teacher = copy.deepcopy(module).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def teacher_of(strategy, module: nn.Module) -> nn.Module:
+    """The frozen copy of ``module`` taken before this experience's training.
+
+    Plugins that need the previous model (distillation, the adapter) share one
+    copy per experience through the strategy, so the model is copied once.
+    Call it from ``before_training_exp``.
+    """
+    exp = strategy.clock.train_exp_counter
+    cache = strategy.__dict__.setdefault("_featadapt_teachers", {})
+    if cache.get("exp") != exp:
+        cache.clear()
+        cache["exp"] = exp
+        cache["model"] = frozen_copy(strategy.model)
+    if module is strategy.model:
+        return cache["model"]
+    for name, m in strategy.model.named_modules():
+        if m is module:
+            return cache["model"].get_submodule(name)
+    key = ("extra", id(module))
+    if key not in cache:
+        cache[key] = frozen_copy(module)
+    return cache[key]
+
+
+def feature_extractor_of(strategy, feature_extractor: Optional[nn.Module]):
+    """The explicit feature extractor, or ``strategy.model.feature_extractor``."""
+    if feature_extractor is not None:
+        return feature_extractor
+    fe = getattr(strategy.model, "feature_extractor", None)
+    if fe is None:
+        raise ValueError(
+            f"The strategy's model ({type(strategy.model).__name__}) has no "
+            "'feature_extractor' attribute. Pass feature_extractor= to the plugin, "
+            "or build the model with avalanche_featadapt.split_model()."
+        )
+    return fe
+
+
+def experience_features(strategy, modules) -> Tuple[list, torch.Tensor]:
+    """:func:`extract_features` on the current experience's training data,
+    cached for the experience, so that plugins that need the same features
+    (the buffer, the adapter, SDC) extract them once. The cache is keyed on
+    the experience and the number of training iterations done, so features
+    are recomputed whenever the weights may have changed."""
+    key = (strategy.clock.train_exp_counter, strategy.clock.train_iterations)
+    cache = strategy.__dict__.get("_featadapt_features")
+    if cache is None or cache["key"] != key:
+        cache = {"key": key, "feats": {}, "labels": None}
+        strategy.__dict__["_featadapt_features"] = cache
+    missing = [m for m in modules if id(m) not in cache["feats"]]
+    if missing:
+        feats, labels = extract_features(
+            missing,
+            strategy.experience.dataset,
+            device=strategy.device,
+            batch_size=max(int(strategy.eval_mb_size or 1), 256),
+        )
+        for m, f in zip(missing, feats):
+            cache["feats"][id(m)] = f
+        cache["labels"] = labels
+    return [cache["feats"][id(m)] for m in modules], cache["labels"]

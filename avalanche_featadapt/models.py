@@ -1,0 +1,186 @@
+"""Models: a small CNN for SplitDigits, ResNet-32 for CIFAR, ResNet-18 for
+ImageNet, and a cosine-normalised incremental head.
+
+Every model here is a :class:`FeatureClassifierModel`: ``classifier(
+feature_extractor(x))``, the split that feature adaptation, iCaRL and SDC need.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from avalanche.models import IncrementalClassifier
+from torch import nn
+
+__all__ = [
+    "FeatureClassifierModel",
+    "CosineIncrementalClassifier",
+    "DigitsCNN",
+    "make_digits_model",
+    "ResNet32Features",
+    "make_resnet32",
+    "make_resnet18",
+]
+
+
+class FeatureClassifierModel(nn.Module):
+    """``classifier(feature_extractor(x))``, with both parts as attributes.
+
+    Avalanche's ``ICaRL`` takes the same two modules; Avalanche's
+    ``FeatureExtractorModel`` names its head ``train_classifier``, and both
+    layouts are accepted by :func:`avalanche_featadapt.split_model`.
+    """
+
+    def __init__(self, feature_extractor: nn.Module, classifier: nn.Module):
+        super().__init__()
+        self.feature_extractor = feature_extractor
+        self.classifier = classifier
+
+    def forward(self, x):
+        return self.classifier(self.feature_extractor(x))
+
+
+class CosineIncrementalClassifier(IncrementalClassifier):
+    """Avalanche's ``IncrementalClassifier`` with a cosine-normalised layer.
+
+    ``logits = scale * <w_c / ||w_c||, f / ||f||>`` (Hou et al., CVPR 2019,
+    "Learning a Unified Classifier Incrementally via Rebalancing").
+
+    Why not Avalanche's own ``CosineIncrementalClassifier``: in 0.6 it remaps
+    class ids to arrival order and its ``num_classes>0`` path marks classes
+    ``range(5)`` as seen whatever ``num_classes`` is. This class inherits the
+    growth and the masking of unseen classes from ``IncrementalClassifier``
+    and only changes ``forward``.
+
+    Feature norms grow over experiences under distillation (DESIGN §7); a
+    cosine head makes the classifier blind to the norm, so stored (adapted)
+    and live features are compared by direction only.
+
+    :param in_features: feature dimension.
+    :param initial_out_features: initial number of class units (grows).
+    :param scale: fixed logit scale (temperature inverse).
+    """
+
+    def __init__(
+        self, in_features: int, initial_out_features: int = 2, *, scale: float = 16.0
+    ):
+        super().__init__(in_features, initial_out_features)
+        self.scale = float(scale)
+
+    def forward(self, x, **kwargs):
+        w = F.normalize(self.classifier.weight, dim=1)
+        out = self.scale * F.linear(F.normalize(x, dim=1), w)
+        if self.masking:
+            out = out.masked_fill(~self.active_units.bool(), self.mask_value)
+        return out
+
+
+class DigitsCNN(nn.Module):
+    """Feature extractor for 1x8x8 digits with a 64-d feature.
+
+    The last layer is ``Linear -> BatchNorm1d`` with no ReLU: a ReLU right
+    before the classifier lets feature units die (DESIGN §7: 89 % dead after
+    five experiences under Naive), and stored features would then live in a
+    shrinking subspace.
+    """
+
+    def __init__(self, feature_dim: int = 64, width: int = 32):
+        super().__init__()
+        self.feature_dim = feature_dim
+        self.body = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 4x4
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 2x2
+            nn.Flatten(),
+        )
+        self.fc = nn.Linear(2 * width * 4, feature_dim)
+        self.bn = nn.BatchNorm1d(feature_dim)
+
+    def forward(self, x):
+        return self.bn(self.fc(self.body(x)))
+
+
+def make_digits_model(
+    *, feature_dim: int = 64, head: str = "cosine", initial_classes: int = 2
+) -> FeatureClassifierModel:
+    """The SplitDigits model: :class:`DigitsCNN` plus a growing head.
+
+    :param head: ``"cosine"`` (:class:`CosineIncrementalClassifier`, default)
+        or ``"linear"`` (Avalanche's ``IncrementalClassifier``).
+    """
+    return FeatureClassifierModel(DigitsCNN(feature_dim), _head(head, feature_dim))
+
+
+def _head(head: str, feature_dim: int, initial_classes: int = 2) -> nn.Module:
+    if head == "cosine":
+        return CosineIncrementalClassifier(feature_dim, initial_classes)
+    if head == "linear":
+        return IncrementalClassifier(feature_dim, initial_classes)
+    raise ValueError(f"head must be 'cosine' or 'linear', got {head!r}")
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + (x if self.short is None else self.short(x)))
+
+
+class ResNet32Features(nn.Module):
+    """ResNet-32 for 32x32 images (He et al., 2016, CIFAR variant), 64-d
+    feature: the backbone of iCaRL, LUCIR and the feature-adaptation paper's
+    CIFAR-100 experiments."""
+
+    def __init__(self, in_channels: int = 3, n: int = 5):
+        super().__init__()
+        self.feature_dim = 64
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+        )
+        layers, cin = [], 16
+        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+            for i in range(n):
+                layers.append(_BasicBlock(cin, cout, stride if i == 0 else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x):
+        return self.pool(self.layers(self.stem(x))).flatten(1)
+
+
+def make_resnet32(*, head: str = "cosine", in_channels: int = 3):
+    """ResNet-32 (64-d features) with a growing head, for CIFAR-100."""
+    return FeatureClassifierModel(ResNet32Features(in_channels), _head(head, 64))
+
+
+def make_resnet18(*, head: str = "cosine"):
+    """torchvision's ResNet-18 (512-d features, random init: no weights are
+    downloaded) with a growing head, for ImageNet subsets."""
+    from torchvision.models import resnet18
+
+    backbone = resnet18(weights=None)
+    backbone.fc = nn.Identity()
+    return FeatureClassifierModel(backbone, _head(head, 512))

@@ -1,0 +1,219 @@
+"""The feature adapter phi_t: learns old -> new feature space on feature pairs
+of the current data and moves every stored feature through it."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import torch
+import torch.nn.functional as F
+from avalanche.training.plugins import SupervisedPlugin
+from torch import nn
+
+from .._utils import (
+    check_non_negative,
+    check_positive,
+    experience_features,
+    feature_extractor_of,
+    teacher_of,
+)
+from .feature_buffer import FeatureBuffer
+
+__all__ = ["FeatureAdapter", "AdapterTrainer"]
+
+
+class FeatureAdapter(nn.Module):
+    """phi: R^D -> R^D, an MLP ``D -> hidden -> D`` with a ReLU (Iscen et al.,
+    ECCV 2020, Sec. 3.2: "feature adaptation is learned with a multi-layer
+    perceptron"). With ``residual=True`` it is ``v + MLP(v)`` with the last
+    layer initialised to zero, so training starts from the identity map
+    (DESIGN §7: the residual form adapted best on SplitDigits)."""
+
+    def __init__(self, dim: int, hidden_dim: int = 512, *, residual: bool = True):
+        super().__init__()
+        self.residual = residual
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, dim)
+        )
+        if residual:
+            nn.init.zeros_(self.mlp[2].weight)
+            nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, v):
+        return v + self.mlp(v) if self.residual else self.mlp(v)
+
+
+class AdapterTrainer(SupervisedPlugin):
+    """Feature adaptation (Iscen, Zhang, Lazebnik, Schmid, "Memory-Efficient
+    Incremental Learning Through Feature Adaptation", ECCV 2020).
+
+    Before each experience the plugin keeps a frozen copy of the backbone
+    h_{t-1} (eval mode). After training it computes feature pairs on the
+    experience's training images, ``v_hat = h_{t-1}(x)`` and ``v = h_t(x)``,
+    trains a fresh :class:`FeatureAdapter` phi_t on them and moves every
+    feature of the older classes in ``buffer`` through phi_t (DESIGN §1 steps
+    2-4). A held-out part of the pairs measures how well phi_t maps old to
+    new features: :attr:`history` records its cosine per experience.
+
+    :param buffer: the :class:`FeatureBuffer` whose old features are adapted.
+    :param feature_extractor: the backbone h; default
+        ``strategy.model.feature_extractor``.
+    :param hidden_dim: phi's hidden width.
+    :param residual: phi(v) = v + MLP(v) instead of MLP(v).
+    :param epochs: passes over the feature pairs.
+    :param lr: Adam learning rate for phi.
+    :param batch_size: pairs per step.
+    :param lambda_cls: weight of ``CE(g(phi(v_hat)), y)``, the paper's
+        classification term, with g the strategy's current classifier. It
+        sees only the current classes, so a large weight pulls adapted old
+        features toward them (DESIGN §7): small by default.
+    :param lambda_mse: weight of ``||phi(v_hat) - v||^2 / mean ||v||^2``, which
+        also matches norms (the cosine term is scale-free).
+    :param input_noise: Gaussian noise added to v_hat in training, as a
+        fraction of the features' per-dimension std; it helps phi generalise
+        from the current classes to the stored old ones.
+    :param holdout: fraction of pairs held out to measure phi's cosine.
+    :param seed: seed of the split, the noise and phi's initialisation.
+    """
+
+    def __init__(
+        self,
+        *,
+        buffer: FeatureBuffer,
+        feature_extractor: Optional[nn.Module] = None,
+        hidden_dim: int = 512,
+        residual: bool = True,
+        epochs: int = 60,
+        lr: float = 1e-3,
+        batch_size: int = 64,
+        lambda_cls: float = 0.0,
+        lambda_mse: float = 1.0,
+        input_noise: float = 0.1,
+        holdout: float = 0.1,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if not isinstance(buffer, FeatureBuffer):
+            raise ValueError("buffer must be a FeatureBuffer (the memory to adapt).")
+        check_positive("hidden_dim", hidden_dim, integer=True)
+        check_positive("epochs", epochs, integer=True)
+        check_positive("lr", lr)
+        check_positive("batch_size", batch_size, integer=True)
+        check_non_negative("lambda_cls", lambda_cls)
+        check_non_negative("lambda_mse", lambda_mse)
+        check_non_negative("input_noise", input_noise)
+        if not 0 <= holdout < 1:
+            raise ValueError(f"holdout must be in [0, 1), got {holdout!r}.")
+        self.buffer = buffer
+        self.feature_extractor = feature_extractor
+        self.hidden_dim = int(hidden_dim)
+        self.residual = residual
+        self.epochs = int(epochs)
+        self.lr = lr
+        self.batch_size = int(batch_size)
+        self.lambda_cls = lambda_cls
+        self.lambda_mse = lambda_mse
+        self.input_noise = input_noise
+        self.holdout = holdout
+        self.seed = seed
+        self.adapters: List[FeatureAdapter] = []
+        self.history: List[dict] = []
+        self._teacher = None
+
+    def before_training_exp(self, strategy, **kwargs):
+        fe = feature_extractor_of(strategy, self.feature_extractor)
+        self._teacher = teacher_of(strategy, fe) if self.buffer.classes else None
+
+    def after_training_exp(self, strategy, **kwargs):
+        if self._teacher is None:
+            return
+        fe = feature_extractor_of(strategy, self.feature_extractor)
+        (v_hat, v), y = experience_features(strategy, [self._teacher, fe])
+        head = getattr(strategy.model, "classifier", None)
+        phi = self.fit(v_hat, v, y, classifier=head if self.lambda_cls > 0 else None)
+        current = set(int(c) for c in torch.unique(y).tolist())
+        old = [c for c in self.buffer.classes if c not in current]
+        self.buffer.transform(phi, classes=old)
+        self.adapters.append(phi)
+        self.history[-1]["experience"] = strategy.clock.train_exp_counter
+        self._teacher = None  # the teacher is not needed until the next experience
+
+    def fit(
+        self,
+        v_hat: torch.Tensor,
+        v: torch.Tensor,
+        y: Optional[torch.Tensor] = None,
+        *,
+        classifier: Optional[nn.Module] = None,
+    ) -> FeatureAdapter:
+        """Train a new phi on pairs (v_hat -> v) and return it (eval mode, on
+        the CPU). Appends ``{"holdout_cosine", "train_cosine", "n_pairs"}`` to
+        :attr:`history`."""
+        v_hat, v = v_hat.detach().float().cpu(), v.detach().float().cpu()
+        if v_hat.shape != v.shape or v.dim() != 2:
+            raise ValueError(
+                f"pairs must be two (n, d) tensors of one shape, got "
+                f"{tuple(v_hat.shape)} and {tuple(v.shape)}."
+            )
+        g = torch.Generator().manual_seed(self.seed)
+        n = v.shape[0]
+        perm = torch.randperm(n, generator=g)
+        n_val = int(round(self.holdout * n)) if n >= 10 else 0
+        val, tr = perm[:n_val], perm[n_val:]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            phi = FeatureAdapter(v.shape[1], self.hidden_dim, residual=self.residual)
+        opt = torch.optim.Adam(phi.parameters(), lr=self.lr)
+        noise_std = self.input_noise * v_hat[tr].std(0, keepdim=True)
+        v_sq = (v[tr] ** 2).sum(1).mean().clamp_min(1e-12)
+        frozen = []
+        if classifier is not None:
+            device = next(classifier.parameters()).device
+            frozen = [p for p in classifier.parameters() if p.requires_grad]
+            for p in frozen:
+                p.requires_grad_(False)
+        try:
+            phi.train()
+            for _ in range(self.epochs):
+                order = tr[torch.randperm(len(tr), generator=g)]
+                for start in range(0, len(order), self.batch_size):
+                    b = order[start : start + self.batch_size]
+                    src = v_hat[b] + noise_std * torch.randn(
+                        len(b), v.shape[1], generator=g
+                    )
+                    out = phi(src)
+                    # L_phi = (1 - cos(phi(v_hat), v)) + lambda_cls * CE(g(phi(v_hat)), y)
+                    loss = (1 - F.cosine_similarity(out, v[b], dim=1)).mean()
+                    if self.lambda_mse > 0:  # norm matching: ||phi - v||^2 / E||v||^2
+                        mse = ((out - v[b]) ** 2).sum(1).mean() / v_sq
+                        loss = loss + self.lambda_mse * mse
+                    if classifier is not None and y is not None:
+                        logits = classifier(out.to(device))
+                        ce = F.cross_entropy(logits, y[b].to(device))
+                        loss = loss + self.lambda_cls * ce.cpu()
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+        phi.eval()
+        for p in phi.parameters():
+            p.requires_grad_(False)
+        with torch.no_grad():
+            cos_tr = F.cosine_similarity(phi(v_hat[tr]), v[tr], dim=1).mean().item()
+            cos_val = (
+                F.cosine_similarity(phi(v_hat[val]), v[val], dim=1).mean().item()
+                if n_val
+                else float("nan")
+            )
+            stale = F.cosine_similarity(v_hat, v, dim=1).mean().item()
+        self.history.append(
+            {
+                "holdout_cosine": cos_val,
+                "train_cosine": cos_tr,
+                "stale_cosine": stale,
+                "n_pairs": n,
+            }
+        )
+        return phi

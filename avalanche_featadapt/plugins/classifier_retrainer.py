@@ -1,0 +1,97 @@
+"""Retrain the classifier on stored features, class-balanced, over all seen
+classes (feature adaptation's step 5)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from avalanche.training.plugins import SupervisedPlugin
+from torch import nn
+
+from .._utils import check_non_negative, check_positive
+from .feature_buffer import FeatureBuffer
+
+__all__ = ["ClassifierRetrainer"]
+
+
+class ClassifierRetrainer(SupervisedPlugin):
+    """After each experience, train the classifier g_W on the features in
+    ``buffer`` (adapted old classes plus the new ones), with class-balanced
+    batches and cross-entropy over all classes seen so far (Iscen et al., ECCV
+    2020, Sec. 3: "the classifier is optimized jointly over new and old
+    classes without requiring old class images"; DESIGN §1 step 5).
+
+    Inference stays ``classifier(feature_extractor(x))``.
+
+    :param buffer: the :class:`FeatureBuffer` to train on.
+    :param classifier: the head; default ``strategy.model.classifier``.
+    :param epochs: passes over the buffer.
+    :param lr: Adam learning rate.
+    :param batch_size: features per step.
+    :param weight_decay: Adam weight decay.
+    :param seed: seed of the batch order.
+    """
+
+    def __init__(
+        self,
+        *,
+        buffer: FeatureBuffer,
+        classifier: Optional[nn.Module] = None,
+        epochs: int = 30,
+        lr: float = 1e-2,
+        batch_size: int = 64,
+        weight_decay: float = 0.0,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if not isinstance(buffer, FeatureBuffer):
+            raise ValueError("buffer must be a FeatureBuffer.")
+        check_positive("epochs", epochs, integer=True)
+        check_positive("lr", lr)
+        check_positive("batch_size", batch_size, integer=True)
+        check_non_negative("weight_decay", weight_decay)
+        self.buffer = buffer
+        self.classifier = classifier
+        self.epochs = int(epochs)
+        self.lr = lr
+        self.batch_size = int(batch_size)
+        self.weight_decay = weight_decay
+        self.seed = seed
+
+    def after_training_exp(self, strategy, **kwargs):
+        head = self.classifier or getattr(strategy.model, "classifier", None)
+        if head is None:
+            raise ValueError(
+                "ClassifierRetrainer needs classifier= or a model with a "
+                "'classifier' attribute."
+            )
+        self.retrain(head, device=strategy.device)
+
+    def retrain(self, head: nn.Module, *, device="cpu") -> None:
+        feats, labels = self.buffer.features()
+        if len(labels) == 0:
+            return
+        feats, labels = feats.to(device), labels.to(device)
+        # class-balanced sampling: each class is drawn equally often
+        counts = torch.bincount(labels)
+        weights = (1.0 / counts.float())[labels]
+        g = torch.Generator().manual_seed(self.seed)
+        opt = torch.optim.Adam(
+            [p for p in head.parameters() if p.requires_grad],
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+        )
+        mode = head.training
+        head.train()
+        n = len(labels)
+        for _ in range(self.epochs):
+            idx = torch.multinomial(weights.cpu(), n, replacement=True, generator=g)
+            for start in range(0, n, self.batch_size):
+                b = idx[start : start + self.batch_size].to(device)
+                loss = F.cross_entropy(head(feats[b]), labels[b])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        head.train(mode)

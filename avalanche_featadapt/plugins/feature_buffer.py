@@ -1,0 +1,232 @@
+"""A class-balanced memory of (feature, label) pairs under a sample or byte
+budget, stored as float32, float16 or int8."""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+import torch
+from avalanche.training.plugins import SupervisedPlugin
+
+from .._utils import (
+    check_positive,
+    experience_features,
+    feature_extractor_of,
+    resolve_dtype,
+)
+from .herding import HerdingSelector
+
+__all__ = ["FeatureBuffer"]
+
+
+class FeatureBuffer(SupervisedPlugin):
+    """Stored features of past classes, the memory of feature adaptation
+    (Iscen et al., ECCV 2020, Sec. 3: "we store feature descriptors of
+    training images instead of the images").
+
+    After each experience the plugin extracts features of the experience's
+    training data with the feature extractor (eval mode, eval transforms),
+    selects per class with the selector (iCaRL's herding by default), and
+    shrinks older classes so that every class gets an equal share of the
+    budget (``M^t = phi_t(M^{t-1}) U select(V^t)``, DESIGN §1 step 4; the
+    ``phi_t`` part is :class:`AdapterTrainer`'s job, through
+    :meth:`transform`). A class's rows are kept in selection order, so
+    shrinking keeps a prefix, as iCaRL does.
+
+    Memory is the bytes of the stored tensors: ``d * itemsize`` per feature,
+    plus a float32 scale per feature for int8 (symmetric per-vector
+    quantisation, dequantised on read). Labels are implicit in the per-class
+    layout and cost nothing.
+
+    :param max_samples: most features held in total, or None.
+    :param max_bytes: most bytes held in total, or None. At least one budget
+        must be given; with both, the tighter one holds.
+    :param dtype: storage dtype, "float32", "float16" or "int8".
+    :param selector: a callable ``(features, m) -> indices``; defaults to
+        :class:`HerdingSelector`.
+    :param feature_extractor: the module whose output is stored; defaults to
+        ``strategy.model.feature_extractor``.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_samples: Optional[int] = None,
+        max_bytes: Optional[int] = None,
+        dtype="float32",
+        selector: Optional[Callable] = None,
+        feature_extractor: Optional[torch.nn.Module] = None,
+    ):
+        super().__init__()
+        if max_samples is None and max_bytes is None:
+            raise ValueError(
+                "FeatureBuffer needs a budget: pass max_samples= (features) or "
+                "max_bytes= (bytes), e.g. max_bytes=51200."
+            )
+        check_positive("max_samples", max_samples, allow_none=True, integer=True)
+        check_positive("max_bytes", max_bytes, allow_none=True, integer=True)
+        if selector is not None and not callable(selector):
+            raise ValueError("selector must be callable (features, m) -> indices.")
+        self.max_samples = None if max_samples is None else int(max_samples)
+        self.max_bytes = None if max_bytes is None else int(max_bytes)
+        self.dtype = resolve_dtype(dtype)
+        self.selector = selector if selector is not None else HerdingSelector()
+        self.feature_extractor = feature_extractor
+        self.feature_dim: Optional[int] = None
+        self._data: Dict[int, torch.Tensor] = {}
+        self._scales: Dict[int, torch.Tensor] = {}
+
+    # ------------------------------------------------------------ budget
+    def bytes_per_sample(self, feature_dim: Optional[int] = None) -> int:
+        """Bytes one stored feature costs (int8 adds its float32 scale)."""
+        d = feature_dim if feature_dim is not None else self.feature_dim
+        if d is None:
+            raise ValueError("The feature dimension is unknown until features arrive.")
+        item = torch.empty((), dtype=self.dtype).element_size()
+        return d * item + (4 if self.dtype == torch.int8 else 0)
+
+    def capacity(self, feature_dim: Optional[int] = None) -> int:
+        """The most features the budget holds."""
+        caps = []
+        if self.max_samples is not None:
+            caps.append(self.max_samples)
+        if self.max_bytes is not None:
+            caps.append(self.max_bytes // self.bytes_per_sample(feature_dim))
+        return min(caps)
+
+    def _quotas(self, classes: List[int], feature_dim: int) -> Dict[int, int]:
+        cap = self.capacity(feature_dim)
+        q, extra = divmod(cap, len(classes))
+        if q == 0:
+            raise ValueError(
+                f"The budget holds {cap} features of "
+                f"{self.bytes_per_sample(feature_dim)} bytes, fewer than the "
+                f"{len(classes)} classes seen. Raise max_bytes/max_samples, or use "
+                "a smaller dtype (float16 or int8)."
+            )
+        # The first `extra` classes (arrival order) get one more. A class's
+        # quota never grows as classes arrive, so a kept prefix stays valid.
+        return {c: q + (i < extra) for i, c in enumerate(classes)}
+
+    # ------------------------------------------------------------ storage
+    @property
+    def classes(self) -> List[int]:
+        """Classes held, in arrival order."""
+        return list(self._data)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the stored feature tensors plus int8 scales."""
+        return sum(t.nbytes for t in self._data.values()) + sum(
+            s.nbytes for s in self._scales.values()
+        )
+
+    def __len__(self) -> int:
+        return sum(t.shape[0] for t in self._data.values())
+
+    def stored_tensors(self) -> List[torch.Tensor]:
+        """Every tensor the buffer holds (what :attr:`nbytes` counts)."""
+        return list(self._data.values()) + list(self._scales.values())
+
+    def features_of(self, c: int) -> torch.Tensor:
+        """Class ``c``'s features, dequantised to float32."""
+        t = self._data[c].float()
+        if self.dtype == torch.int8:
+            t = t * self._scales[c][:, None]
+        return t
+
+    def features(self, classes: Optional[Iterable[int]] = None) -> Tuple:
+        """(features float32 (n, d), labels int64 (n,)) of the given classes
+        (default all)."""
+        classes = self.classes if classes is None else list(classes)
+        if not classes:
+            d = self.feature_dim or 0
+            return torch.empty(0, d), torch.empty(0, dtype=torch.long)
+        feats = [self.features_of(c) for c in classes]
+        labels = [torch.full((f.shape[0],), c, dtype=torch.long) for f, c in zip(feats, classes)]
+        return torch.cat(feats), torch.cat(labels)
+
+    def _encode(self, x: torch.Tensor):
+        x = x.detach().float().cpu()
+        if self.dtype != torch.int8:
+            return x.to(self.dtype), None
+        scale = x.abs().amax(dim=1) / 127.0
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        q = torch.round(x / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        return q, scale
+
+    @staticmethod
+    def _check(x: torch.Tensor, what: str, feature_dim: Optional[int]):
+        if x.dim() != 2:
+            raise ValueError(f"{what} must be 2-D (n, d), got {tuple(x.shape)}.")
+        if feature_dim is not None and x.shape[1] != feature_dim:
+            raise ValueError(
+                f"{what} have dimension {x.shape[1]}, the buffer holds {feature_dim}."
+            )
+        if not torch.isfinite(x).all():
+            raise ValueError(
+                f"{what} contain NaN or inf; the buffer was left unchanged. The "
+                "backbone has probably diverged: lower the learning rate or check "
+                "the inputs."
+            )
+
+    @torch.no_grad()
+    def add(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        """Select and store features of the classes in ``labels``, then shrink
+        every class to its share of the budget. Validates everything before
+        changing anything."""
+        features = torch.as_tensor(features)
+        labels = torch.as_tensor(labels).long().cpu()
+        self._check(features, "Features", self.feature_dim)
+        if labels.shape != (features.shape[0],):
+            raise ValueError("labels must have one entry per feature row.")
+        d = features.shape[1]
+        new = [int(c) for c in torch.unique(labels).tolist()]
+        classes = self.classes + [c for c in new if c not in self._data]
+        quotas = self._quotas(classes, d)
+        features = features.detach().float().cpu()
+        selected = {}
+        for c in new:
+            pool = features[labels == c]
+            if c in self._data:  # a class seen again: reselect from old + new
+                pool = torch.cat([self.features_of(c), pool])
+            idx = torch.as_tensor(self.selector(pool, quotas[c])).long().cpu()
+            selected[c] = self._encode(pool[idx])
+        # commit
+        self.feature_dim = d
+        for c, (q, s) in selected.items():
+            self._data[c] = q
+            if s is not None:
+                self._scales[c] = s
+        for c in classes:
+            self._data[c] = self._data[c][: quotas[c]]
+            if c in self._scales:
+                self._scales[c] = self._scales[c][: quotas[c]]
+
+    @torch.no_grad()
+    def transform(self, fn: Callable, classes: Optional[Iterable[int]] = None) -> None:
+        """Replace stored features f by fn(f) (float32 in, float32 out), for
+        the given classes (default all). The adapter moves old features into
+        the new feature space with it. Nothing changes if fn's output is not
+        finite or has the wrong shape."""
+        classes = self.classes if classes is None else [c for c in classes]
+        out = {}
+        for c in classes:
+            x = self.features_of(c)
+            y = torch.as_tensor(fn(x)).detach().float().cpu()
+            if y.shape != x.shape:
+                raise ValueError(
+                    f"transform must keep the shape {tuple(x.shape)}, got {tuple(y.shape)}."
+                )
+            self._check(y, "Transformed features", self.feature_dim)
+            out[c] = self._encode(y)
+        for c, (q, s) in out.items():
+            self._data[c] = q
+            if s is not None:
+                self._scales[c] = s
+
+    # ------------------------------------------------------------ plugin
+    def after_training_exp(self, strategy, **kwargs):
+        fe = feature_extractor_of(strategy, self.feature_extractor)
+        (feats,), labels = experience_features(strategy, [fe])
+        self.add(feats, labels)

@@ -1,0 +1,3 @@
+from .feature_adaptation import FeatureAdaptationStrategy
+
+__all__ = ["FeatureAdaptationStrategy"]

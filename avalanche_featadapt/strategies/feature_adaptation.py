@@ -1,0 +1,186 @@
+"""FeatureAdaptationStrategy: Iscen et al., ECCV 2020, as an Avalanche
+strategy composed of this package's plugins."""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional, Sequence, Union
+
+import torch
+from avalanche.training.plugins import EvaluationPlugin, SupervisedPlugin
+from avalanche.training.plugins.evaluation import default_evaluator
+from avalanche.training.templates import SupervisedTemplate
+from torch import nn
+from torch.nn import CrossEntropyLoss
+from torch.optim import Optimizer
+
+from .._utils import check_no_task_labels, check_positive, split_model
+from ..plugins import (
+    AdapterTrainer,
+    ClassifierRetrainer,
+    DistillationRegularizer,
+    FeatureBuffer,
+    HerdingSelector,
+)
+
+__all__ = ["FeatureAdaptationStrategy"]
+
+
+class FeatureAdaptationStrategy(SupervisedTemplate):
+    """Memory-efficient incremental learning through feature adaptation
+    (Iscen, Zhang, Lazebnik, Schmid, ECCV 2020, arXiv 2004.00713).
+
+    Per experience (DESIGN §1): (1) train the backbone with CE plus
+    distillation (:class:`DistillationRegularizer`); (2-3) learn an adapter
+    phi_t from old to new features on the current images
+    (:class:`AdapterTrainer`); (4) move every stored feature through phi_t
+    and add the herded features of the new classes (:class:`FeatureBuffer`);
+    (5) retrain the classifier on the buffer, class-balanced
+    (:class:`ClassifierRetrainer`). Inference is
+    ``classifier(feature_extractor(x))``; no image of an old class is kept.
+
+    The output layer is whatever ``classifier`` is. This package's models
+    use :class:`~avalanche_featadapt.models.CosineIncrementalClassifier`,
+    which grows as classes arrive (Avalanche's ``IncrementalClassifier``
+    mechanism) and masks classes not seen yet. A fixed ``nn.Linear`` head
+    works if it is at least as wide as the largest class id + 1.
+
+    Streams with task labels are refused: the method is class-incremental.
+
+    :param model: a model with ``feature_extractor`` and ``classifier``
+        attributes, or any model together with ``last_layer_name``.
+    :param feature_extractor: the backbone h (with ``classifier``).
+    :param classifier: the head g_W (with ``feature_extractor``).
+    :param last_layer_name: the name of ``model``'s final layer.
+    :param optimizer: the backbone optimizer (over the model's parameters).
+    :param criterion: the classification loss; CrossEntropy by default.
+    :param memory_bytes: feature memory budget in bytes.
+    :param mem_size: feature memory budget in stored features.
+    :param feature_dtype: "float32", "float16" or "int8".
+    :param selector: exemplar selection; herding by default.
+    :param adapt: False gives the "stale features" ablation (no adapter).
+    :param adapter_kwargs: extra arguments of :class:`AdapterTrainer`
+        (``hidden_dim``, ``epochs``, ``lr``, ``lambda_cls``, ``lambda_mse``,
+        ``input_noise``...).
+    :param lambda_kd: logit distillation weight.
+    :param temperature: distillation temperature.
+    :param lambda_fd: cosine feature distillation weight.
+    :param lambda_at: attention distillation weight (needs attention_layer).
+    :param attention_layer: name of a Conv2d layer for attention distillation.
+    :param head_epochs: classifier retraining epochs on the buffer.
+    :param head_lr: classifier retraining learning rate.
+    :param train_mb_size, train_epochs, eval_mb_size, device, plugins,
+        evaluator, eval_every: as in Avalanche's ``SupervisedTemplate``.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Optional[nn.Module] = None,
+        feature_extractor: Optional[nn.Module] = None,
+        classifier: Optional[nn.Module] = None,
+        last_layer_name: Optional[str] = None,
+        optimizer: Optimizer,
+        criterion=None,
+        memory_bytes: Optional[int] = None,
+        mem_size: Optional[int] = None,
+        feature_dtype="float32",
+        selector: Optional[Callable] = None,
+        adapt: bool = True,
+        adapter_kwargs: Optional[dict] = None,
+        lambda_kd: float = 1.0,
+        temperature: float = 2.0,
+        lambda_fd: float = 1.0,
+        lambda_at: float = 0.0,
+        attention_layer: Optional[str] = None,
+        head_epochs: int = 30,
+        head_lr: float = 1e-2,
+        train_mb_size: int = 32,
+        train_epochs: int = 1,
+        eval_mb_size: Optional[int] = 256,
+        device: Union[str, torch.device] = "cpu",
+        plugins: Optional[Sequence[SupervisedPlugin]] = None,
+        evaluator: Union[EvaluationPlugin, Callable[[], EvaluationPlugin]] = (
+            default_evaluator
+        ),
+        eval_every: int = -1,
+    ):
+        if memory_bytes is None and mem_size is None:
+            raise ValueError(
+                "FeatureAdaptationStrategy needs a memory budget: pass "
+                "memory_bytes= (e.g. 51200) and/or mem_size= (stored features)."
+            )
+        check_positive("memory_bytes", memory_bytes, allow_none=True, integer=True)
+        check_positive("mem_size", mem_size, allow_none=True, integer=True)
+        if not isinstance(optimizer, Optimizer):
+            raise ValueError("optimizer must be a torch.optim.Optimizer.")
+        split = split_model(
+            model=model,
+            feature_extractor=feature_extractor,
+            classifier=classifier,
+            last_layer_name=last_layer_name,
+        )
+        self.buffer = FeatureBuffer(
+            max_samples=mem_size,
+            max_bytes=memory_bytes,
+            dtype=feature_dtype,
+            selector=selector if selector is not None else HerdingSelector(),
+        )
+        self.distillation = DistillationRegularizer(
+            lambda_kd=lambda_kd,
+            temperature=temperature,
+            lambda_fd=lambda_fd,
+            lambda_at=lambda_at,
+            attention_layer=attention_layer,
+        )
+        self.adapter = (
+            AdapterTrainer(buffer=self.buffer, **(adapter_kwargs or {}))
+            if adapt
+            else None
+        )
+        self.retrainer = ClassifierRetrainer(
+            buffer=self.buffer, epochs=head_epochs, lr=head_lr
+        )
+        # Order matters within after_training_exp: adapt old features, add new
+        # ones, retrain the head; all before the evaluator and periodic eval.
+        own: List[SupervisedPlugin] = [self.distillation]
+        if self.adapter is not None:
+            own.append(self.adapter)
+        own += [self.buffer, self.retrainer]
+        super().__init__(
+            model=split,
+            optimizer=optimizer,
+            criterion=criterion if criterion is not None else CrossEntropyLoss(),
+            train_mb_size=train_mb_size,
+            train_epochs=train_epochs,
+            eval_mb_size=eval_mb_size,
+            device=device,
+            plugins=own + list(plugins or []),
+            evaluator=evaluator,
+            eval_every=eval_every,
+        )
+
+    def _before_training_exp(self, **kwargs):
+        exp = self.experience
+        check_no_task_labels(exp, type(self).__name__)
+        if len(exp.dataset) == 0:
+            raise ValueError(
+                f"Experience {exp.current_experience} has no training data; "
+                "remove empty experiences from the stream."
+            )
+        super()._before_training_exp(**kwargs)
+        self._check_head_width()
+
+    def _check_head_width(self):
+        x = self.experience.dataset.eval()[0][0].unsqueeze(0).to(self.device)
+        was = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            width = self.model(x).shape[1]
+        self.model.train(was)
+        need = max(self.experience.classes_in_this_experience) + 1
+        if width < need:
+            raise ValueError(
+                f"The classifier has {width} outputs but this experience has class "
+                f"id {need - 1}. Use a head at least {need} wide, or a growing "
+                "head (avalanche_featadapt.models.CosineIncrementalClassifier)."
+            )
