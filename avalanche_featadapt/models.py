@@ -105,7 +105,15 @@ class DigitsCNN(nn.Module):
         self.bn = nn.BatchNorm1d(feature_dim)
 
     def forward(self, x):
-        return self.bn(self.fc(self.body(x)))
+        f = self.fc(self.body(x))
+        if self.training and f.shape[0] == 1:
+            # A last mini-batch of one image cannot be batch-normalised in
+            # training mode; use the running statistics for it.
+            bn = self.bn
+            return F.batch_norm(
+                f, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps
+            )
+        return self.bn(f)
 
 
 def make_digits_model(

@@ -14,3 +14,7 @@ __all__ = [
     "FeatureBuffer",
     "HerdingSelector",
 ]
+
+from .sdc import MaskedNCMClassifier, SDCPlugin, compensate_drift  # noqa: E402
+
+__all__ += ["MaskedNCMClassifier", "SDCPlugin", "compensate_drift"]

@@ -66,7 +66,7 @@ class DistillationRegularizer(SupervisedPlugin):
         with a ``feature_extractor`` or ``feature_extractor=``.
     :param lambda_at: weight of the attention distillation.
     :param attention_layer: name of a ``Conv2d`` in ``strategy.model`` (e.g.
-        ``"feature_extractor.body.6"``), required when ``lambda_at > 0``.
+        ``"feature_extractor.body.7"``), required when ``lambda_at > 0``.
     :param feature_extractor: the backbone whose output is distilled.
     """
 
@@ -88,7 +88,7 @@ class DistillationRegularizer(SupervisedPlugin):
         if lambda_at > 0 and not isinstance(attention_layer, str):
             raise ValueError(
                 "lambda_at > 0 needs attention_layer= naming a Conv2d layer of the "
-                "model, e.g. attention_layer='feature_extractor.body.6'."
+                "model, e.g. attention_layer='feature_extractor.body.7'."
             )
         self.lambda_kd = lambda_kd
         self.temperature = temperature
@@ -165,7 +165,7 @@ class DistillationRegularizer(SupervisedPlugin):
         x = strategy.mb_x
         grad_ctx = torch.enable_grad() if self.lambda_at > 0 else torch.no_grad()
         with grad_ctx:
-            t_logits = self.teacher(x)
+            t_logits = self._teacher_logits(x)
         terms = {}
         if self.lambda_kd > 0:
             terms["kd"] = self.lambda_kd * self.kd_loss(strategy.mb_output, t_logits.detach())
@@ -183,6 +183,14 @@ class DistillationRegularizer(SupervisedPlugin):
         for v in terms.values():
             strategy.loss = strategy.loss + v
         self.last_terms = {k: float(v) for k, v in terms.items()}
+
+    def _teacher_logits(self, x):
+        # A TrainEvalModel (Avalanche's ICaRL, SDCStrategy) answers with its
+        # NCM classifier in eval mode; distil its training head instead.
+        t = self.teacher
+        if hasattr(t, "train_classifier") and hasattr(t, "feature_extractor"):
+            return t.train_classifier(t.feature_extractor(x))
+        return t(x)
 
     def after_training_exp(self, strategy, **kwargs):
         self._remove_hooks()

@@ -1,3 +1,4 @@
 from .feature_adaptation import FeatureAdaptationStrategy
+from .sdc import SDCStrategy, TripletLoss
 
-__all__ = ["FeatureAdaptationStrategy"]
+__all__ = ["FeatureAdaptationStrategy", "SDCStrategy", "TripletLoss"]

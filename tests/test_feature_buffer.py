@@ -1,0 +1,127 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from avalanche_featadapt import FeatureBuffer
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    dtype=st.sampled_from(["float32", "float16", "int8"]),
+    d=st.integers(1, 16),
+    max_bytes=st.one_of(st.none(), st.integers(200, 5000)),
+    max_samples=st.one_of(st.none(), st.integers(20, 200)),
+    experiences=st.lists(
+        st.lists(st.integers(1, 30), min_size=1, max_size=3), min_size=1, max_size=5
+    ),
+    seed=st.integers(0, 1000),
+)
+def test_budget_never_exceeded(dtype, d, max_bytes, max_samples, experiences, seed):
+    if max_bytes is None and max_samples is None:
+        max_samples = 50
+    buf = FeatureBuffer(max_bytes=max_bytes, max_samples=max_samples, dtype=dtype)
+    per_sample = d * DTYPE_BYTES[dtype] + (4 if dtype == "int8" else 0)
+    g = torch.Generator().manual_seed(seed)
+    next_class = 0
+    n_seen = {}
+    for counts in experiences:
+        labels = torch.cat(
+            [torch.full((n,), next_class + i) for i, n in enumerate(counts)]
+        )
+        feats = torch.randn(len(labels), d, generator=g)
+        try:
+            buf.add(feats, labels)
+        except ValueError as e:  # budget too small for this many classes
+            assert "fewer than" in str(e)
+            break
+        n_seen.update({next_class + i: n for i, n in enumerate(counts)})
+        next_class += len(counts)
+        # independent count of what is held
+        held = sum(t.numel() * t.element_size() for t in buf.stored_tensors())
+        assert buf.nbytes == held == len(buf) * per_sample
+        if max_bytes is not None:
+            assert buf.nbytes <= max_bytes
+        if max_samples is not None:
+            assert len(buf) <= max_samples
+        # class-balanced: class i holds min(its share, what it brought); the
+        # share is the capacity split evenly, the remainder to the first classes
+        caps = [c for c in (max_samples,) if c is not None]
+        if max_bytes is not None:
+            caps.append(max_bytes // per_sample)
+        q, extra = divmod(min(caps), len(buf.classes))
+        for i, c in enumerate(buf.classes):
+            share = q + (i < extra)
+            assert buf.features_of(c).shape[0] == min(share, n_seen[c])
+
+
+def test_balanced_shares_and_prefix_shrink():
+    buf = FeatureBuffer(max_samples=12)
+    x1 = torch.randn(40, 8)
+    buf.add(x1, torch.tensor([0] * 20 + [1] * 20))
+    first = buf.features_of(0).clone()
+    assert [buf.features_of(c).shape[0] for c in buf.classes] == [6, 6]
+    buf.add(torch.randn(40, 8), torch.tensor([2] * 20 + [3] * 20))
+    assert [buf.features_of(c).shape[0] for c in buf.classes] == [3, 3, 3, 3]
+    assert torch.equal(buf.features_of(0), first[:3])  # herding order: a prefix
+
+
+def test_float16_and_int8_round_trip():
+    x = torch.randn(30, 16)
+    y = torch.zeros(30, dtype=torch.long)
+    for dtype, tol in (("float16", 1e-2), ("int8", 3e-2)):
+        buf = FeatureBuffer(max_samples=30, dtype=dtype)
+        buf.add(x, y)
+        f, _ = buf.features()
+        # every stored row is close to some input row
+        err = torch.cdist(f, x).min(1).values / x.norm(dim=1).mean()
+        assert err.max() < tol, dtype
+
+
+def test_transform_maps_selected_classes_only():
+    buf = FeatureBuffer(max_samples=10)
+    buf.add(torch.randn(10, 4), torch.tensor([0] * 5 + [1] * 5))
+    before0, before1 = buf.features_of(0).clone(), buf.features_of(1).clone()
+    buf.transform(lambda f: 2 * f + 1, classes=[0])
+    assert torch.allclose(buf.features_of(0), 2 * before0 + 1)
+    assert torch.equal(buf.features_of(1), before1)
+
+
+def test_nan_is_refused_and_nothing_lost():
+    buf = FeatureBuffer(max_samples=10)
+    buf.add(torch.randn(10, 4), torch.tensor([0] * 5 + [1] * 5))
+    snapshot = buf.features()[0].clone()
+    bad = torch.randn(6, 4)
+    bad[2, 1] = float("inf")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        buf.add(bad, torch.tensor([2] * 6))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        buf.transform(lambda f: f * float("nan"))
+    assert buf.classes == [0, 1]
+    assert torch.equal(buf.features()[0], snapshot)
+
+
+def test_budget_too_small_for_classes():
+    buf = FeatureBuffer(max_bytes=40, dtype="float32")  # 2 features of 4 floats
+    buf.add(torch.randn(4, 4), torch.tensor([0, 0, 1, 1]))
+    with pytest.raises(ValueError, match="fewer than the 3 classes"):
+        buf.add(torch.randn(2, 4), torch.tensor([2, 2]))
+    assert buf.classes == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({}, "needs a budget"),
+        ({"max_bytes": 0}, "max_bytes must be a positive integer"),
+        ({"max_bytes": -5}, "max_bytes must be a positive integer"),
+        ({"max_samples": 0}, "max_samples must be a positive integer"),
+        ({"max_samples": 10, "dtype": "bfloat16"}, "Unknown storage dtype"),
+        ({"max_samples": 10, "selector": 3}, "selector must be callable"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FeatureBuffer(**kwargs)
