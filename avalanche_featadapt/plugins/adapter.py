@@ -72,10 +72,6 @@ class AdapterTrainer(SupervisedPlugin):
     :param input_noise: Gaussian noise added to v_hat in training, as a
         fraction of the features' per-dimension std; it helps phi generalise
         from the current classes to the stored old ones.
-    :param mixup_pairs: extra feature pairs per training image, computed on
-        mixtures ``lam * x_i + (1 - lam) * x_j`` of the experience's images
-        (lam ~ U(0, 1)). They cover the space between classes, where the
-        stored old features lie from phi's point of view.
     :param holdout: fraction of pairs held out to measure phi's cosine.
     :param seed: seed of the split, the noise and phi's initialisation.
     """
@@ -93,7 +89,6 @@ class AdapterTrainer(SupervisedPlugin):
         lambda_cls: float = 0.0,
         lambda_mse: float = 1.0,
         input_noise: float = 0.1,
-        mixup_pairs: int = 0,
         holdout: float = 0.1,
         seed: int = 0,
     ):
@@ -107,7 +102,6 @@ class AdapterTrainer(SupervisedPlugin):
         check_non_negative("lambda_cls", lambda_cls)
         check_non_negative("lambda_mse", lambda_mse)
         check_non_negative("input_noise", input_noise)
-        check_non_negative("mixup_pairs", mixup_pairs)
         if not 0 <= holdout < 1:
             raise ValueError(f"holdout must be in [0, 1), got {holdout!r}.")
         self.buffer = buffer
@@ -120,7 +114,6 @@ class AdapterTrainer(SupervisedPlugin):
         self.lambda_cls = lambda_cls
         self.lambda_mse = lambda_mse
         self.input_noise = input_noise
-        self.mixup_pairs = int(mixup_pairs)
         self.holdout = holdout
         self.seed = seed
         self.adapters: List[FeatureAdapter] = []
@@ -137,11 +130,6 @@ class AdapterTrainer(SupervisedPlugin):
         fe = feature_extractor_of(strategy, self.feature_extractor)
         (v_hat, v), y = experience_features(strategy, [self._teacher, fe])
         head = getattr(strategy.model, "classifier", None)
-        if self.mixup_pairs > 0:
-            mv_hat, mv = self._mixup_pairs(strategy, fe)
-            # mixed pairs have no label: the CE term uses the real ones only
-            v_hat, v = torch.cat([v_hat, mv_hat]), torch.cat([v, mv])
-            y = torch.cat([y, torch.full((len(mv),), -100, dtype=torch.long)])
         phi = self.fit(v_hat, v, y, classifier=head if self.lambda_cls > 0 else None)
         current = set(int(c) for c in torch.unique(y).tolist())
         old = [c for c in self.buffer.classes if c not in current]
@@ -149,28 +137,6 @@ class AdapterTrainer(SupervisedPlugin):
         self.adapters.append(phi)
         self.history[-1]["experience"] = strategy.clock.train_exp_counter
         self._teacher = None  # the teacher is not needed until the next experience
-
-    @torch.no_grad()
-    def _mixup_pairs(self, strategy, fe):
-        from torch.utils.data import DataLoader
-
-        g = torch.Generator().manual_seed(self.seed + strategy.clock.train_exp_counter)
-        loader = DataLoader(strategy.experience.dataset.eval(), batch_size=512)
-        x = torch.cat([b[0] for b in loader])
-        n = len(x) * self.mixup_pairs
-        i = torch.randint(len(x), (n,), generator=g)
-        j = torch.randint(len(x), (n,), generator=g)
-        lam = torch.rand(n, *([1] * (x.dim() - 1)), generator=g)
-        mixed = lam * x[i] + (1 - lam) * x[j]
-        was = fe.training
-        fe.eval()
-        out_old, out_new = [], []
-        for start in range(0, n, 512):
-            xb = mixed[start : start + 512].to(strategy.device)
-            out_old.append(self._teacher(xb).float().cpu())
-            out_new.append(fe(xb).float().cpu())
-        fe.train(was)
-        return torch.cat(out_old), torch.cat(out_new)
 
     def fit(
         self,
@@ -221,9 +187,9 @@ class AdapterTrainer(SupervisedPlugin):
                     if self.lambda_mse > 0:  # norm matching: ||phi - v||^2 / E||v||^2
                         mse = ((out - v[b]) ** 2).sum(1).mean() / v_sq
                         loss = loss + self.lambda_mse * mse
-                    if classifier is not None and y is not None and (y[b] >= 0).any():
+                    if classifier is not None and y is not None:
                         logits = classifier(out.to(device))
-                        ce = F.cross_entropy(logits, y[b].to(device), ignore_index=-100)
+                        ce = F.cross_entropy(logits, y[b].to(device))
                         loss = loss + self.lambda_cls * ce.cpu()
                     opt.zero_grad()
                     loss.backward()
