@@ -123,8 +123,12 @@ def make_digits_model(
 
     :param head: ``"cosine"`` (:class:`CosineIncrementalClassifier`, default)
         or ``"linear"`` (Avalanche's ``IncrementalClassifier``).
+    :param initial_classes: the head's initial width (it grows when a larger
+        class id arrives; Avalanche's iCaRL needs the full width from the start).
     """
-    return FeatureClassifierModel(DigitsCNN(feature_dim), _head(head, feature_dim))
+    return FeatureClassifierModel(
+        DigitsCNN(feature_dim), _head(head, feature_dim, initial_classes)
+    )
 
 
 def _head(head: str, feature_dim: int, initial_classes: int = 2) -> nn.Module:
@@ -179,16 +183,18 @@ class ResNet32Features(nn.Module):
         return self.pool(self.layers(self.stem(x))).flatten(1)
 
 
-def make_resnet32(*, head: str = "cosine", in_channels: int = 3):
+def make_resnet32(*, head: str = "cosine", in_channels: int = 3, initial_classes=2):
     """ResNet-32 (64-d features) with a growing head, for CIFAR-100."""
-    return FeatureClassifierModel(ResNet32Features(in_channels), _head(head, 64))
+    return FeatureClassifierModel(
+        ResNet32Features(in_channels), _head(head, 64, initial_classes)
+    )
 
 
-def make_resnet18(*, head: str = "cosine"):
+def make_resnet18(*, head: str = "cosine", initial_classes: int = 2):
     """torchvision's ResNet-18 (512-d features, random init: no weights are
     downloaded) with a growing head, for ImageNet subsets."""
     from torchvision.models import resnet18
 
     backbone = resnet18(weights=None)
     backbone.fc = nn.Identity()
-    return FeatureClassifierModel(backbone, _head(head, 512))
+    return FeatureClassifierModel(backbone, _head(head, 512, initial_classes))
