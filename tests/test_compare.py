@@ -1,0 +1,145 @@
+import csv
+
+import pytest
+import torch
+
+from avalanche_featadapt import compare
+from avalanche_featadapt.baselines import (
+    MEMORY_STRATEGIES,
+    build_strategy,
+    icarl_memory_size,
+)
+from avalanche_featadapt.datasets import make_benchmark, parse_protocol
+from avalanche_featadapt.memory import held_tensors, memory_bytes_of
+from avalanche_featadapt import SplitDigits, make_digits_model
+from conftest import make_evaluator
+
+
+@pytest.mark.parametrize("name", MEMORY_STRATEGIES + ["naive", "lwf"])
+def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
+    budget = 12_800  # 50 digit images
+    from avalanche_featadapt.compare import _evaluator
+
+    ev = _evaluator(None)
+    s = build_strategy(
+        name,
+        model_factory=make_digits_model,
+        benchmark=digits,
+        memory_bytes=budget,
+        epochs=1,
+        lr=1e-3,
+        batch_size=64,
+        device="cpu",
+        evaluator=ev,
+    )
+    for i, exp in enumerate(digits.train_stream[:3]):
+        s.train(exp)
+        res = s.eval(digits.test_stream[: i + 1])
+        reported = res["MemoryBytes/eval_phase/test_stream"]
+        # count independently, straight from the strategy's own containers
+        if name in ("icarl",):
+            icarl = [p for p in s.plugins if type(p).__name__ == "_ICaRLPlugin"][0]
+            held = sum(x.numel() * 4 for x in icarl.x_memory)
+        elif name == "replay":
+            rp = [p for p in s.plugins if type(p).__name__ == "ReplayPlugin"][0]
+            held = len(rp.storage_policy.buffer) * 64 * 4
+        elif name.startswith("sdc"):
+            held = len(s.sdc.prototypes) * 64 * 4
+        elif name.startswith("featadapt"):
+            held = len(s.buffer) * 64 * 4
+        else:
+            held = 0
+        assert reported == held == memory_bytes_of(s)
+        assert reported <= budget
+        if name in MEMORY_STRATEGIES:
+            assert reported > 0
+
+
+def test_icarl_memory_size_never_exceeds_images():
+    import math
+
+    for n, steps in ((200, [2] * 5), (200, [5] + [1] * 5), (37, [3, 3, 4])):
+        m = icarl_memory_size(n, steps)
+        seen = [sum(steps[: i + 1]) for i in range(len(steps))]
+        assert all(math.ceil(m / k) * k <= n for k in seen)
+        assert not all(math.ceil((m + 1) / k) * k <= n for k in seen) or m == n
+
+
+def test_protocols():
+    assert parse_protocol("b0-5", 10) == (5, None)
+    assert parse_protocol("b50-5", 100) == (6, 50)
+    assert parse_protocol("b50-25", 100) == (26, 50)
+    bm = make_benchmark("split-digits", "b50-5", seed=0)
+    assert bm.n_classes_per_exp == [5, 1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--strategies", "ewc"], "Unknown strategy"),
+        (["--benchmark", "svhn"], "invalid choice"),
+        (["--memory-bytes", "0"], "--memory-bytes must be > 0"),
+        (["--memory-bytes", "-1"], "--memory-bytes must be > 0"),
+        (["--protocol", "b0-3"], "do not split into 3"),
+        (["--protocol", "b50-4"], "do not split into 4"),
+        (["--protocol", "half"], "Unknown protocol"),
+        (["--benchmark", "split-cifar100"], "needs --data-root"),
+        (["--benchmark", "split-cifar100", "--data-root", "/nonexistent"], "not found"),
+        (["--benchmark", "split-mnist", "--data-root", "/nonexistent"], "not found"),
+        (["--benchmark", "imagenet-subset", "--data-root", "/nonexistent"], "not found"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(argv, match, capsys, tmp_path):
+    try:
+        rc = compare.main(["--out", str(tmp_path / "o"), "--quiet"] + argv)
+    except SystemExit as e:  # argparse's choices
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert match in err
+    assert not (tmp_path / "o" / "results.csv").exists()
+
+
+def test_memory_bytes_zero_is_fine_without_memory_strategies(tmp_path):
+    rows = compare.run_comparison(
+        strategies=["naive"], seeds=[0], memory_bytes=0, epochs=1, out=None, quiet=True
+    )
+    assert len(rows) == 5
+
+
+def test_fake_imagenet_folder(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for c in ("cat", "dog", "eel", "fox"):
+            d = tmp_path / split / c
+            d.mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (32, 32), (i * 60, 10, 200)).save(d / f"{i}.JPEG")
+    bm = make_benchmark("imagenet-subset", "b50-2", seed=0, data_root=tmp_path)
+    assert bm.n_classes_per_exp == [2, 1, 1]
+    x, y, *_ = bm.train_stream[0].dataset[0]
+    assert x.shape == (3, 224, 224)
+    (tmp_path / "val" / "fox").rename(tmp_path / "val" / "owl")
+    with pytest.raises(ValueError, match="different class folders"):
+        make_benchmark("imagenet-subset", "b0-2", seed=0, data_root=tmp_path)
+
+
+def test_cli_writes_csv_summary_and_plots(tmp_path):
+    out = tmp_path / "cmp"
+    rc = compare.main(
+        ["--strategies", "naive", "featadapt", "joint", "--seeds", "0", "1",
+         "--epochs", "1", "--out", str(out), "--quiet"]
+    )
+    assert rc == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 2 * (5 + 5 + 1)
+    assert set(rows[0]) == set(compare.CSV_FIELDS)
+    summary = (out / "summary.md").read_text()
+    assert "| featadapt |" in summary and "± " in summary
+    for png in ("accuracy_per_experience.png", "accuracy_vs_memory.png"):
+        assert (out / png).stat().st_size > 10_000
+    # the CSV's accuracies are the ones Avalanche's CSVLogger wrote
+    logged = list(csv.DictReader(open(out / "logs" / "naive_seed0" / "eval_results.csv")))
+    first = [r for r in logged if r["training_exp"] == "0" and r["eval_exp"] == "0"]
+    assert abs(float(first[0]["eval_accuracy"]) - float(rows[0]["new_accuracy"])) < 1e-4
