@@ -269,6 +269,26 @@ def summarize(rows: List[Dict], settings: str = "") -> str:
             f"| {name} | {_pm(s['final'])} | {avg} | {_pm(s['forgetting'])} "
             f"| {mem:,} | {_pm(s['wall'], pct=False)} |"
         )
+    n_exp = max(r["experience"] for r in rows) + 1
+    head = " | ".join(f"exp {i + 1}" for i in range(n_exp))
+    lines += [
+        "",
+        "## After each experience (mean over seeds)",
+        "",
+        f"| strategy | {head} |",
+        "|---|" + "---|" * n_exp,
+    ]
+    for name in st:
+        cells = []
+        for i in range(n_exp):
+            rs = [r for r in _by(rows, name) if r["experience"] == i]
+            if not rs:
+                cells.append("")
+                continue
+            acc = 100 * np.mean([r["accuracy"] for r in rs])
+            mem = int(max(r["memory_bytes"] for r in rs))
+            cells.append(f"{acc:.1f} % ({mem:,} B)")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Accuracies are Avalanche's `Top1_Acc_Stream` on the test data of the "

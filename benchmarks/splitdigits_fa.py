@@ -1,0 +1,34 @@
+"""Accuracy figures of feature adaptation on SplitDigits 5x2 (seeds 0, 1, 2):
+FA, the "FA without adapter" ablation (stale features) and Naive, at a feature
+budget of 51,200 bytes. Prints final and average incremental accuracy.
+
+    .venv/bin/python benchmarks/splitdigits_fa.py [--seeds 0 1 2] [--dtype float16]
+"""
+
+import argparse
+import warnings
+
+import numpy as np
+
+from avalanche_featadapt.compare import run_comparison, stats
+
+warnings.filterwarnings("ignore")
+p = argparse.ArgumentParser()
+p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+p.add_argument("--memory-bytes", type=int, default=51200)
+args = p.parse_args()
+
+rows = run_comparison(
+    strategies=["featadapt", "featadapt-noadapt", "naive"],
+    seeds=args.seeds,
+    memory_bytes=args.memory_bytes,
+    quiet=True,
+)
+print(f"SplitDigits 5x2, memory {args.memory_bytes} bytes, seeds {args.seeds}")
+print(f"{'strategy':20s} {'final acc %':>14s} {'avg inc acc %':>14s} {'bytes':>8s}")
+for name, s in stats(rows).items():
+    f, a = 100 * np.array(s["final"]), 100 * np.array(s["avg_inc"])
+    print(
+        f"{name:20s} {f.mean():7.1f} ± {f.std():4.1f} {a.mean():7.1f} ± {a.std():4.1f}"
+        f" {int(max(s['memory'])):8d}   per seed final: {np.round(f, 1).tolist()}"
+    )
