@@ -11,6 +11,7 @@ from .models import (
 )
 from .plugins import (
     AdapterTrainer,
+    BatchNormFreezer,
     ClassifierRetrainer,
     DistillationRegularizer,
     FeatureAdapter,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdapterTrainer",
+    "BatchNormFreezer",
     "ClassifierRetrainer",
     "CosineIncrementalClassifier",
     "DigitsCNN",

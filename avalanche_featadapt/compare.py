@@ -52,23 +52,31 @@ CSV_FIELDS = [
     "forgetting",
     "memory_bytes",
     "wall_time_s",
+    "drift_estimated_rel_l2",
+    "drift_stale_rel_l2",
+    "drift_estimated_cosine",
+    "drift_stale_cosine",
 ]
+#: strategies whose belief about old features the DriftMetric can follow
+DRIFT_STRATEGIES = ["featadapt", "featadapt-noadapt", "sdc", "sdc-nocomp", "sdc-ft"]
 
 
-def _evaluator(log_dir: Optional[Path]):
+def _evaluator(log_dir: Optional[Path], drift=None):
     from avalanche.evaluation.metrics import accuracy_metrics, forgetting_metrics
-    from avalanche.logging import CSVLogger
     from avalanche.training.plugins import EvaluationPlugin
 
+    from .loggers import MetricsCSVLogger
     from .memory import MemoryBytes
 
-    loggers = [CSVLogger(str(log_dir))] if log_dir is not None else []
+    loggers = [MetricsCSVLogger(str(log_dir))] if log_dir is not None else []
+    extra = [drift] if drift is not None else []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return EvaluationPlugin(
             accuracy_metrics(experience=True, stream=True),
             forgetting_metrics(experience=True, stream=True),
             MemoryBytes(),
+            *extra,
             loggers=loggers,
         )
 
@@ -97,8 +105,11 @@ def run_one(name, benchmark, *, seed, memory_bytes, epochs, lr, batch_size, devi
             model_factory, log_dir=None, progress=None) -> List[Dict]:
     """Train and evaluate one strategy on one benchmark; one row per experience
     (JointTraining: one row, after training on everything)."""
+    from .drift import DriftMetric
+
     torch.manual_seed(seed)
     np.random.seed(seed)
+    drift = DriftMetric(seed=seed) if name in DRIFT_STRATEGIES else None
     strategy = build_strategy(
         name,
         model_factory=model_factory,
@@ -108,7 +119,7 @@ def run_one(name, benchmark, *, seed, memory_bytes, epochs, lr, batch_size, devi
         lr=lr,
         batch_size=batch_size,
         device=device,
-        evaluator=_evaluator(log_dir),
+        evaluator=_evaluator(log_dir, drift),
     )
     rows, wall = [], 0.0
     n = len(benchmark.train_stream)
@@ -131,6 +142,11 @@ def run_one(name, benchmark, *, seed, memory_bytes, epochs, lr, batch_size, devi
                 progress.update(1)
     for r in rows:
         r.update(strategy=name, seed=seed)
+        h = [d for d in (drift.history if drift else []) if d["experience"] == r["experience"]]
+        for k in ("estimated_rel_l2", "stale_rel_l2", "estimated_cosine", "stale_cosine"):
+            r[f"drift_{k}"] = h[0][k] if h else float("nan")
+    if log_dir is not None:
+        strategy.evaluator.loggers[0].close()
     return rows
 
 
@@ -245,7 +261,7 @@ ORDERINGS = [
     ("featadapt", "featadapt-noadapt", "Does the adapter help? (FA vs FA without adapter)"),
     ("featadapt", "icarl", "FA vs iCaRL (image exemplars) at the same bytes"),
     ("featadapt", "replay", "FA vs Replay (image exemplars) at the same bytes"),
-    ("sdc", "sdc-nocomp", "SDC vs its base (same embedding, stale prototypes)"),
+    ("sdc", "sdc-nocomp", "SDC vs its base E-LwF (same training, stale prototypes)"),
     ("lwf", "naive", "LwF vs Naive"),
 ]
 
@@ -370,6 +386,28 @@ def plot(rows: List[Dict], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "accuracy_vs_memory.png", dpi=120)
     plt.close(fig)
+
+    drift_rows = [r for r in rows if not np.isnan(r.get("drift_estimated_rel_l2", np.nan))]
+    if drift_rows:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for name in dict.fromkeys(r["strategy"] for r in drift_rows):
+            rs = [r for r in drift_rows if r["strategy"] == name]
+            xs = sorted({r["experience"] for r in rs})
+            est = [np.mean([r["drift_estimated_rel_l2"] for r in rs if r["experience"] == x]) for x in xs]
+            stale = [np.mean([r["drift_stale_rel_l2"] for r in rs if r["experience"] == x]) for x in xs]
+            line = ax.plot([x + 1 for x in xs], est, "-o", label=f"{name}: estimated")
+            if name in ("featadapt", "sdc"):
+                ax.plot([x + 1 for x in xs], stale, "--", color=line[0].get_color(),
+                        alpha=0.6, label=f"{name}: uncompensated")
+        ax.set_xlabel("experience")
+        ax.set_xticks(range(2, max(r["experience"] for r in rows) + 2))
+        ax.set_ylabel("relative L2 error vs true new features\n(FA: per feature; SDC: per class mean)")
+        ax.set_title("Drift of old-class features: belief vs truth (probe set)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "drift.png", dpi=120)
+        plt.close(fig)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,7 @@
 """Plugins: each is one Avalanche ``SupervisedPlugin`` usable alone."""
 
 from .adapter import AdapterTrainer, FeatureAdapter
+from .batchnorm_freezer import BatchNormFreezer
 from .classifier_retrainer import ClassifierRetrainer
 from .distillation import DistillationRegularizer
 from .feature_buffer import FeatureBuffer
@@ -8,6 +9,7 @@ from .herding import HerdingSelector
 
 __all__ = [
     "AdapterTrainer",
+    "BatchNormFreezer",
     "FeatureAdapter",
     "ClassifierRetrainer",
     "DistillationRegularizer",

@@ -16,6 +16,7 @@ from torch.optim import Optimizer
 from .._utils import check_no_task_labels, check_positive, split_model
 from ..plugins import (
     AdapterTrainer,
+    BatchNormFreezer,
     ClassifierRetrainer,
     DistillationRegularizer,
     FeatureBuffer,
@@ -68,6 +69,9 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param attention_layer: name of a Conv2d layer for attention distillation.
     :param head_epochs: classifier retraining epochs on the buffer.
     :param head_lr: classifier retraining learning rate.
+    :param freeze_bn: keep BatchNorm statistics fixed after the first
+        experience (:class:`BatchNormFreezer`), so that distillation and the
+        adapter work on the same eval-mode features the buffer stores.
     :param train_mb_size, train_epochs, eval_mb_size, device, plugins,
         evaluator, eval_every: as in Avalanche's ``SupervisedTemplate``.
     """
@@ -94,6 +98,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         attention_layer: Optional[str] = None,
         head_epochs: int = 30,
         head_lr: float = 1e-2,
+        freeze_bn: bool = True,
         train_mb_size: int = 32,
         train_epochs: int = 1,
         eval_mb_size: Optional[int] = 256,
@@ -143,6 +148,8 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         # Order matters within after_training_exp: adapt old features, add new
         # ones, retrain the head; all before the evaluator and periodic eval.
         own: List[SupervisedPlugin] = [self.distillation]
+        if freeze_bn:
+            own.insert(0, BatchNormFreezer())
         if self.adapter is not None:
             own.append(self.adapter)
         own += [self.buffer, self.retrainer]
