@@ -1,0 +1,47 @@
+"""Every example runs, and the tutorial writes its plots."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(script, tmp_path, **env):
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script)],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout
+
+
+def test_quickstart(tmp_path):
+    out = run("quickstart.py", tmp_path)
+    assert "after experience 4: buffer holds 200 features, 51200 bytes" in out
+    assert (tmp_path / "logs" / "quickstart" / "eval_results.csv").exists()
+
+
+@pytest.mark.parametrize("script", ["add_to_existing_script.py", "plugins_a_la_carte.py"])
+def test_small_examples(script, tmp_path):
+    run(script, tmp_path)
+
+
+def test_compare_baselines_example(tmp_path):
+    out = run("compare_baselines.py", tmp_path)
+    assert "| featadapt |" in out
+    assert (tmp_path / "results" / "compare_baselines" / "accuracy_per_experience.png").exists()
+
+
+def test_tutorial_writes_its_plots(tmp_path):
+    out = run("tutorial.py", tmp_path, FEATADAPT_FAST="1")
+    for png in ("accuracy.png", "drift.png", "pca.png"):
+        assert (tmp_path / "tutorial_out" / png).stat().st_size > 5000
+    assert "drift after experience 2" in out
