@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def _signature(obj) -> str:
         sig = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return ""
+    sig = re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", sig)
     return sig.replace("\n", " ")
 
 
