@@ -251,10 +251,10 @@ def stats(rows: List[Dict]) -> Dict[str, Dict]:
     return out
 
 
-def _pm(v, pct=True):
+def _pm(v, pct=True, digits=1):
     v = np.asarray(v, dtype=float)
     f = 100 if pct else 1
-    return f"{f * v.mean():.1f} ± {f * v.std():.1f}"
+    return f"{f * v.mean():.{digits}f} ± {f * v.std():.{digits}f}"
 
 
 ORDERINGS = [
@@ -324,6 +324,27 @@ def summarize(rows: List[Dict], settings: str = "") -> str:
                 f"(per seed: {', '.join(f'{100 * x:+.1f}' for x in d)}; "
                 f"{a} ahead on {wins}/{len(d)} seeds)"
             )
+    drift = [r for r in rows if not np.isnan(r.get("drift_estimated_rel_l2", np.nan))]
+    if drift:
+        last = max(r["experience"] for r in drift)
+        lines += [
+            "",
+            "## Drift of old-class features after the last experience (probe set)",
+            "",
+            "| strategy | believed: rel. L2 error | uncompensated: rel. L2 error "
+            "| believed: cosine | uncompensated: cosine |",
+            "|---|---|---|---|---|",
+        ]
+        for name in dict.fromkeys(r["strategy"] for r in drift):
+            rs = [r for r in drift if r["strategy"] == name and r["experience"] == last]
+            cells = [
+                _pm([r[f"drift_{k}"] for r in rs], pct=False, digits=3)
+                for k in ("estimated_rel_l2", "stale_rel_l2", "estimated_cosine", "stale_cosine")
+            ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(
+            "\nFA and its ablation: per stored feature; SDC: per class prototype."
+        )
     stalled = [n for n, s in st.items() if n != "joint" and min(s["min_new"]) < 0.5]
     lines += [
         "",
@@ -336,6 +357,21 @@ def summarize(rows: List[Dict], settings: str = "") -> str:
     if stalled:
         lines.append(f"WARNING: below 50 % for {stalled}: they may not be learning.")
     return "\n".join(lines) + "\n"
+
+
+#: one colour per strategy, the same in every plot
+COLORS = {
+    "naive": "tab:gray",
+    "joint": "black",
+    "lwf": "tab:orange",
+    "icarl": "tab:green",
+    "replay": "tab:olive",
+    "sdc": "tab:blue",
+    "sdc-nocomp": "tab:cyan",
+    "sdc-ft": "tab:purple",
+    "featadapt": "tab:red",
+    "featadapt-noadapt": "tab:pink",
+}
 
 
 def plot(rows: List[Dict], out: Path) -> None:
@@ -357,9 +393,8 @@ def plot(rows: List[Dict], out: Path) -> None:
         xs = sorted({r["experience"] for r in rs})
         m = [100 * np.mean([r["accuracy"] for r in rs if r["experience"] == x]) for x in xs]
         sd = [100 * np.std([r["accuracy"] for r in rs if r["experience"] == x]) for x in xs]
-        style = "-o" if name.startswith("featadapt") and "noadapt" not in name else "-."
-        line = ax.plot([x + 1 for x in xs], m, style if name == "featadapt" else "-o",
-                       label=name, lw=2.5 if name == "featadapt" else 1.3, ms=4)
+        line = ax.plot([x + 1 for x in xs], m, "-o", label=name, color=COLORS.get(name),
+                       lw=2.5 if name == "featadapt" else 1.3, ms=4)
         ax.fill_between([x + 1 for x in xs], np.subtract(m, sd), np.add(m, sd),
                         color=line[0].get_color(), alpha=0.12)
     ax.set_xlabel("experience")
@@ -376,7 +411,8 @@ def plot(rows: List[Dict], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, s in st.items():
         mem, acc = np.max(s["memory"]), 100 * np.mean(s["final"])
-        ax.errorbar(mem, acc, yerr=100 * np.std(s["final"]), fmt="o", capsize=3)
+        ax.errorbar(mem, acc, yerr=100 * np.std(s["final"]), fmt="o", capsize=3,
+                    color=COLORS.get(name))
         ax.annotate(name, (mem, acc), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xscale("symlog", linthresh=1000)
     ax.set_xlabel("memory held (bytes, symlog)")
@@ -389,22 +425,22 @@ def plot(rows: List[Dict], out: Path) -> None:
 
     drift_rows = [r for r in rows if not np.isnan(r.get("drift_estimated_rel_l2", np.nan))]
     if drift_rows:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for name in dict.fromkeys(r["strategy"] for r in drift_rows):
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        # the method's belief (solid) and, from the same run, the uncompensated
+        # estimate (dashed); the -noadapt/-nocomp runs only repeat the latter
+        for name in [n for n in ("featadapt", "sdc", "sdc-ft") if n in {r["strategy"] for r in drift_rows}]:
             rs = [r for r in drift_rows if r["strategy"] == name]
             xs = sorted({r["experience"] for r in rs})
-            est = [np.mean([r["drift_estimated_rel_l2"] for r in rs if r["experience"] == x]) for x in xs]
-            stale = [np.mean([r["drift_stale_rel_l2"] for r in rs if r["experience"] == x]) for x in xs]
-            line = ax.plot([x + 1 for x in xs], est, "-o", label=f"{name}: estimated")
-            if name in ("featadapt", "sdc"):
-                ax.plot([x + 1 for x in xs], stale, "--", color=line[0].get_color(),
-                        alpha=0.6, label=f"{name}: uncompensated")
-        ax.set_xlabel("experience")
+            for key, style, what in (("estimated", "-o", "believed (adapted / compensated)"),
+                                     ("stale", "--", "uncompensated (stale)")):
+                v = [np.mean([r[f"drift_{key}_rel_l2"] for r in rs if r["experience"] == x]) for x in xs]
+                ax.plot([x + 1 for x in xs], v, style, color=COLORS.get(name), label=f"{name}: {what}")
         ax.set_xticks(range(2, max(r["experience"] for r in rows) + 2))
         ax.set_ylabel("relative L2 error vs true new features\n(FA: per feature; SDC: per class mean)")
-        ax.set_title("Drift of old-class features: belief vs truth (probe set)")
+        ax.set_title("Error of the old-class features each method believes (probe set)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.set_xlabel("experience")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         fig.savefig(out / "drift.png", dpi=120)
         plt.close(fig)
