@@ -32,6 +32,7 @@ DEFAULT_STRATEGIES = [
     "sdc",
     "sdc-nocomp",
     "featadapt",
+    "featadapt-int8",
     "featadapt-noadapt",
 ]
 #: per benchmark: (epochs, Adam learning rate, batch size), shared by all
@@ -58,7 +59,15 @@ CSV_FIELDS = [
     "drift_stale_cosine",
 ]
 #: strategies whose belief about old features the DriftMetric can follow
-DRIFT_STRATEGIES = ["featadapt", "featadapt-noadapt", "sdc", "sdc-nocomp", "sdc-ft"]
+DRIFT_STRATEGIES = [
+    "featadapt",
+    "featadapt-fp16",
+    "featadapt-int8",
+    "featadapt-noadapt",
+    "sdc",
+    "sdc-nocomp",
+    "sdc-ft",
+]
 
 
 def _evaluator(log_dir: Optional[Path], drift=None):
@@ -261,6 +270,8 @@ ORDERINGS = [
     ("featadapt", "featadapt-noadapt", "Does the adapter help? (FA vs FA without adapter)"),
     ("featadapt", "icarl", "FA vs iCaRL (image exemplars) at the same bytes"),
     ("featadapt", "replay", "FA vs Replay (image exemplars) at the same bytes"),
+    ("featadapt-int8", "icarl", "FA with int8 features vs iCaRL at the same bytes"),
+    ("featadapt-int8", "replay", "FA with int8 features vs Replay at the same bytes"),
     ("sdc", "sdc-nocomp", "SDC vs its base E-LwF (same training, stale prototypes)"),
     ("lwf", "naive", "LwF vs Naive"),
 ]
@@ -371,6 +382,8 @@ COLORS = {
     "sdc-ft": "tab:purple",
     "featadapt": "tab:red",
     "featadapt-noadapt": "tab:pink",
+    "featadapt-fp16": "tab:brown",
+    "featadapt-int8": "darkred",
 }
 
 

@@ -46,7 +46,8 @@ def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
         elif name.startswith("sdc"):
             held = len(s.sdc.prototypes) * 64 * 4
         elif name.startswith("featadapt"):
-            held = len(s.buffer) * 64 * 4
+            per = {"fp16": 64 * 2, "int8": 64 * 1 + 4}.get(name.split("-")[-1], 64 * 4)
+            held = len(s.buffer) * per
         else:
             held = 0
         assert reported == held == memory_bytes_of(s)
