@@ -102,6 +102,22 @@ def check_non_negative(name: str, value):
         raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
 
 
+def check_device(device) -> torch.device:
+    """A usable torch device, or a ValueError that says what to pass."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; pass 'cpu' or 'cuda'."
+        )
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but CUDA is not available on this machine; "
+            "pass device='cpu'."
+        )
+    return dev
+
+
 def check_no_task_labels(experience, who: str):
     """Refuse streams with task labels: these methods are class-incremental."""
     labels = set(getattr(experience, "task_labels", [0]))

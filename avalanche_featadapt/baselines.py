@@ -131,7 +131,9 @@ def build_strategy(
     # Avalanche's iCaRL copies its model's state into a teacher of the first
     # experience's shape, so its head must be full width from the start.
     n_classes = sum(benchmark.n_classes_per_exp)
-    model = model_factory(initial_classes=n_classes) if name == "icarl" else model_factory()
+    model = (
+        model_factory(initial_classes=n_classes) if name == "icarl" else model_factory()
+    )
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     common = dict(
         optimizer=opt,
@@ -178,4 +180,6 @@ def build_strategy(
         return icarl
     if name.startswith("sdc"):
         return SDCStrategy(model=model, **hp, **common)
-    return FeatureAdaptationStrategy(model=model, memory_bytes=memory_bytes, **hp, **common)
+    return FeatureAdaptationStrategy(
+        model=model, memory_bytes=memory_bytes, **hp, **common
+    )

@@ -82,7 +82,9 @@ def SplitDigits(
             )
         per_exp = {0: first_exp_classes}
     if class_order is not None and sorted(class_order) != list(range(n_classes)):
-        raise ValueError(f"class_order must be a permutation of 0..9, got {class_order}")
+        raise ValueError(
+            f"class_order must be a permutation of 0..9, got {class_order}"
+        )
     x_tr, y_tr, x_te, y_te = digits_tensors(test_size)
     train = _make_taskaware_tensor_classification_dataset(x_tr, y_tr)
     test = _make_taskaware_tensor_classification_dataset(x_te, y_te)

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
+from ._utils import check_device
 from .baselines import MEMORY_STRATEGIES, STRATEGIES, build_strategy
 from .datasets import BENCHMARKS, make_benchmark, model_factory_for, parse_protocol
 
@@ -94,11 +95,10 @@ def _row_from_metrics(res: Dict, benchmark, i: int) -> Dict:
     """Accuracies of experience i from what the EvaluationPlugin reported."""
     sizes = [len(e.dataset) for e in benchmark.test_stream[: i + 1]]
     exp_acc = [
-        res[f"Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp{j:03d}"] for j in range(i + 1)
+        res[f"Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp{j:03d}"]
+        for j in range(i + 1)
     ]
-    old = (
-        float(np.average(exp_acc[:i], weights=sizes[:i])) if i > 0 else float("nan")
-    )
+    old = float(np.average(exp_acc[:i], weights=sizes[:i])) if i > 0 else float("nan")
     return {
         "experience": i,
         "classes_seen": sum(benchmark.n_classes_per_exp[: i + 1]),
@@ -110,8 +110,20 @@ def _row_from_metrics(res: Dict, benchmark, i: int) -> Dict:
     }
 
 
-def run_one(name, benchmark, *, seed, memory_bytes, epochs, lr, batch_size, device,
-            model_factory, log_dir=None, progress=None) -> List[Dict]:
+def run_one(
+    name,
+    benchmark,
+    *,
+    seed,
+    memory_bytes,
+    epochs,
+    lr,
+    batch_size,
+    device,
+    model_factory,
+    log_dir=None,
+    progress=None,
+) -> List[Dict]:
     """Train and evaluate one strategy on one benchmark; one row per experience
     (JointTraining: one row, after training on everything)."""
     from .drift import DriftMetric
@@ -151,8 +163,17 @@ def run_one(name, benchmark, *, seed, memory_bytes, epochs, lr, batch_size, devi
                 progress.update(1)
     for r in rows:
         r.update(strategy=name, seed=seed)
-        h = [d for d in (drift.history if drift else []) if d["experience"] == r["experience"]]
-        for k in ("estimated_rel_l2", "stale_rel_l2", "estimated_cosine", "stale_cosine"):
+        h = [
+            d
+            for d in (drift.history if drift else [])
+            if d["experience"] == r["experience"]
+        ]
+        for k in (
+            "estimated_rel_l2",
+            "stale_rel_l2",
+            "estimated_cosine",
+            "stale_cosine",
+        ):
             r[f"drift_{k}"] = h[0][k] if h else float("nan")
     if log_dir is not None:
         strategy.evaluator.loggers[0].close()
@@ -181,7 +202,9 @@ def run_comparison(
     if unknown:
         raise ValueError(f"Unknown strategy {unknown}; choose from {STRATEGIES}.")
     if benchmark not in BENCHMARKS:
-        raise ValueError(f"Unknown benchmark {benchmark!r}; choose from {list(BENCHMARKS)}.")
+        raise ValueError(
+            f"Unknown benchmark {benchmark!r}; choose from {list(BENCHMARKS)}."
+        )
     if memory_bytes is None or memory_bytes <= 0:
         needs = [s for s in strategies if s in MEMORY_STRATEGIES]
         if needs:
@@ -191,6 +214,7 @@ def run_comparison(
             )
     if benchmark in ("split-digits",):
         parse_protocol(protocol, BENCHMARKS[benchmark])  # fail before any work
+    check_device(device)
     d_epochs, d_lr, d_bs = DEFAULTS[benchmark]
     epochs, lr, batch_size = epochs or d_epochs, lr or d_lr, batch_size or d_bs
     out = Path(out) if out is not None else None
@@ -198,7 +222,10 @@ def run_comparison(
         out.mkdir(parents=True, exist_ok=True)
     from tqdm.auto import tqdm
 
-    benches = {s: make_benchmark(benchmark, protocol, seed=s, data_root=data_root) for s in seeds}
+    benches = {
+        s: make_benchmark(benchmark, protocol, seed=s, data_root=data_root)
+        for s in seeds
+    }
     total = sum(len(b.train_stream) for b in benches.values()) * len(strategies)
     rows: List[Dict] = []
     with tqdm(total=total, desc="compare", disable=quiet, unit="exp") as bar:
@@ -247,7 +274,10 @@ def stats(rows: List[Dict]) -> Dict[str, Dict]:
         per_seed = {}
         for r in _by(rows, name):
             per_seed.setdefault(r["seed"], []).append(r)
-        s = {k: [] for k in ("final", "avg_inc", "forgetting", "memory", "wall", "min_new")}
+        s = {
+            k: []
+            for k in ("final", "avg_inc", "forgetting", "memory", "wall", "min_new")
+        }
         for seed, rs in sorted(per_seed.items()):
             rs = sorted(rs, key=lambda r: r["experience"])
             s["final"].append(rs[-1]["accuracy"])
@@ -267,7 +297,11 @@ def _pm(v, pct=True, digits=1):
 
 
 ORDERINGS = [
-    ("featadapt", "featadapt-noadapt", "Does the adapter help? (FA vs FA without adapter)"),
+    (
+        "featadapt",
+        "featadapt-noadapt",
+        "Does the adapter help? (FA vs FA without adapter)",
+    ),
     ("featadapt", "icarl", "FA vs iCaRL (image exemplars) at the same bytes"),
     ("featadapt", "replay", "FA vs Replay (image exemplars) at the same bytes"),
     ("featadapt-int8", "icarl", "FA with int8 features vs iCaRL at the same bytes"),
@@ -350,7 +384,12 @@ def summarize(rows: List[Dict], settings: str = "") -> str:
             rs = [r for r in drift if r["strategy"] == name and r["experience"] == last]
             cells = [
                 _pm([r[f"drift_{k}"] for r in rs], pct=False, digits=3)
-                for k in ("estimated_rel_l2", "stale_rel_l2", "estimated_cosine", "stale_cosine")
+                for k in (
+                    "estimated_rel_l2",
+                    "stale_rel_l2",
+                    "estimated_cosine",
+                    "stale_cosine",
+                )
             ]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append(
@@ -362,7 +401,9 @@ def summarize(rows: List[Dict], settings: str = "") -> str:
         "## Does every strategy learn each experience?",
         "",
         "Lowest accuracy on the newest classes right after learning them: "
-        + ", ".join(f"{n} {100 * min(s['min_new']):.0f}%" for n, s in st.items() if n != "joint")
+        + ", ".join(
+            f"{n} {100 * min(s['min_new']):.0f}%" for n, s in st.items() if n != "joint"
+        )
         + ".",
     ]
     if stalled:
@@ -404,12 +445,30 @@ def plot(rows: List[Dict], out: Path) -> None:
             ax.axhline(100 * acc, ls="--", c="grey", label="joint (upper bound)")
             continue
         xs = sorted({r["experience"] for r in rs})
-        m = [100 * np.mean([r["accuracy"] for r in rs if r["experience"] == x]) for x in xs]
-        sd = [100 * np.std([r["accuracy"] for r in rs if r["experience"] == x]) for x in xs]
-        line = ax.plot([x + 1 for x in xs], m, "-o", label=name, color=COLORS.get(name),
-                       lw=2.5 if name == "featadapt" else 1.3, ms=4)
-        ax.fill_between([x + 1 for x in xs], np.subtract(m, sd), np.add(m, sd),
-                        color=line[0].get_color(), alpha=0.12)
+        m = [
+            100 * np.mean([r["accuracy"] for r in rs if r["experience"] == x])
+            for x in xs
+        ]
+        sd = [
+            100 * np.std([r["accuracy"] for r in rs if r["experience"] == x])
+            for x in xs
+        ]
+        line = ax.plot(
+            [x + 1 for x in xs],
+            m,
+            "-o",
+            label=name,
+            color=COLORS.get(name),
+            lw=2.5 if name == "featadapt" else 1.3,
+            ms=4,
+        )
+        ax.fill_between(
+            [x + 1 for x in xs],
+            np.subtract(m, sd),
+            np.add(m, sd),
+            color=line[0].get_color(),
+            alpha=0.12,
+        )
     ax.set_xlabel("experience")
     ax.set_ylabel("accuracy on classes seen so far (%)")
     ax.set_xticks(range(1, n_exp + 1))
@@ -424,9 +483,17 @@ def plot(rows: List[Dict], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, s in st.items():
         mem, acc = np.max(s["memory"]), 100 * np.mean(s["final"])
-        ax.errorbar(mem, acc, yerr=100 * np.std(s["final"]), fmt="o", capsize=3,
-                    color=COLORS.get(name))
-        ax.annotate(name, (mem, acc), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.errorbar(
+            mem,
+            acc,
+            yerr=100 * np.std(s["final"]),
+            fmt="o",
+            capsize=3,
+            color=COLORS.get(name),
+        )
+        ax.annotate(
+            name, (mem, acc), textcoords="offset points", xytext=(5, 4), fontsize=8
+        )
     ax.set_xscale("symlog", linthresh=1000)
     ax.set_xlabel("memory held (bytes, symlog)")
     ax.set_ylabel("final accuracy (%)")
@@ -436,20 +503,41 @@ def plot(rows: List[Dict], out: Path) -> None:
     fig.savefig(out / "accuracy_vs_memory.png", dpi=120)
     plt.close(fig)
 
-    drift_rows = [r for r in rows if not np.isnan(r.get("drift_estimated_rel_l2", np.nan))]
+    drift_rows = [
+        r for r in rows if not np.isnan(r.get("drift_estimated_rel_l2", np.nan))
+    ]
     if drift_rows:
         fig, ax = plt.subplots(figsize=(10, 4.5))
         # the method's belief (solid) and, from the same run, the uncompensated
         # estimate (dashed); the -noadapt/-nocomp runs only repeat the latter
-        for name in [n for n in ("featadapt", "sdc", "sdc-ft") if n in {r["strategy"] for r in drift_rows}]:
+        for name in [
+            n
+            for n in ("featadapt", "sdc", "sdc-ft")
+            if n in {r["strategy"] for r in drift_rows}
+        ]:
             rs = [r for r in drift_rows if r["strategy"] == name]
             xs = sorted({r["experience"] for r in rs})
-            for key, style, what in (("estimated", "-o", "believed (adapted / compensated)"),
-                                     ("stale", "--", "uncompensated (stale)")):
-                v = [np.mean([r[f"drift_{key}_rel_l2"] for r in rs if r["experience"] == x]) for x in xs]
-                ax.plot([x + 1 for x in xs], v, style, color=COLORS.get(name), label=f"{name}: {what}")
+            for key, style, what in (
+                ("estimated", "-o", "believed (adapted / compensated)"),
+                ("stale", "--", "uncompensated (stale)"),
+            ):
+                v = [
+                    np.mean(
+                        [r[f"drift_{key}_rel_l2"] for r in rs if r["experience"] == x]
+                    )
+                    for x in xs
+                ]
+                ax.plot(
+                    [x + 1 for x in xs],
+                    v,
+                    style,
+                    color=COLORS.get(name),
+                    label=f"{name}: {what}",
+                )
         ax.set_xticks(range(2, max(r["experience"] for r in rows) + 2))
-        ax.set_ylabel("relative L2 error vs true new features\n(FA: per feature; SDC: per class mean)")
+        ax.set_ylabel(
+            "relative L2 error vs true new features\n(FA: per feature; SDC: per class mean)"
+        )
         ax.set_title("Error of the old-class features each method believes (probe set)")
         ax.grid(alpha=0.3)
         ax.set_xlabel("experience")
@@ -467,15 +555,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--benchmark", default="split-digits", choices=list(BENCHMARKS))
     p.add_argument("--data-root", default=None, help="local dataset folder (real data)")
-    p.add_argument("--protocol", default="b0-5",
-                   help="b0-N: N equal experiences; bP-N: P%% of the classes first, "
-                   "then N experiences (b50-5, b50-10, b50-25)")
-    p.add_argument("--strategies", nargs="+", default=DEFAULT_STRATEGIES,
-                   metavar="NAME", help=f"from {STRATEGIES}")
+    p.add_argument(
+        "--protocol",
+        default="b0-5",
+        help="b0-N: N equal experiences; bP-N: P%% of the classes first, "
+        "then N experiences (b50-5, b50-10, b50-25)",
+    )
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=DEFAULT_STRATEGIES,
+        metavar="NAME",
+        help=f"from {STRATEGIES}",
+    )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--memory-bytes", type=int, default=51200,
-                   help="memory budget in bytes (default 51200: 200 digit images "
-                   "as float32)")
+    p.add_argument(
+        "--memory-bytes",
+        type=int,
+        default=51200,
+        help="memory budget in bytes (default 51200: 200 digit images " "as float32)",
+    )
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--batch-size", type=int, default=None)
@@ -511,8 +610,10 @@ def main(argv=None) -> int:
         return 2
     out = Path(args.out)
     print((out / "summary.md").read_text())
-    print(f"Wrote {out / 'results.csv'}, {out / 'summary.md'}, "
-          f"{out / 'accuracy_per_experience.png'}, {out / 'accuracy_vs_memory.png'}")
+    print(
+        f"Wrote {out / 'results.csv'}, {out / 'summary.md'}, "
+        f"{out / 'accuracy_per_experience.png'}, {out / 'accuracy_vs_memory.png'}"
+    )
     return 0
 
 

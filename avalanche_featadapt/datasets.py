@@ -84,7 +84,9 @@ def make_benchmark(name: str, protocol: str, *, seed: int, data_root=None):
         _require(root / "MNIST" / "raw" if root else Path(), name, data_root)
         raw = root / "MNIST" / "raw"
         if not any(raw.glob("train-images-idx3-ubyte*")):
-            raise FileNotFoundError(f"split-mnist: no MNIST files in {raw}. {LAYOUTS[name]}")
+            raise FileNotFoundError(
+                f"split-mnist: no MNIST files in {raw}. {LAYOUTS[name]}"
+            )
         from avalanche.benchmarks.classic import SplitMNIST
 
         n_exp, first = parse_protocol(protocol, 10)
@@ -96,7 +98,9 @@ def make_benchmark(name: str, protocol: str, *, seed: int, data_root=None):
                 **({"first_exp_classes": first} if first else {}),
             )
     if name == "split-cifar100":
-        _require(root / "cifar-100-python" / "train" if root else Path(), name, data_root)
+        _require(
+            root / "cifar-100-python" / "train" if root else Path(), name, data_root
+        )
         from avalanche.benchmarks.classic import SplitCIFAR100
 
         n_exp, first = parse_protocol(protocol, 100)
@@ -122,7 +126,9 @@ def make_benchmark(name: str, protocol: str, *, seed: int, data_root=None):
             transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
         ]
     )
-    train, test = ImageFolder(str(root / "train"), tf), ImageFolder(str(root / "val"), tf)
+    train, test = ImageFolder(str(root / "train"), tf), ImageFolder(
+        str(root / "val"), tf
+    )
     if train.classes != test.classes:
         raise ValueError(
             f"imagenet-subset: train/ and val/ have different class folders. "
@@ -156,4 +162,3 @@ def model_factory_for(name: str):
 
 def n_classes_of(benchmark) -> int:
     return sum(benchmark.n_classes_per_exp)
-

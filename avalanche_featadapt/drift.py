@@ -56,7 +56,9 @@ class DriftMetric(PluginMetric[dict]):
     def __init__(self, *, probe_per_class: int = 20, seed: int = 0):
         super().__init__()
         if not isinstance(probe_per_class, int) or probe_per_class < 1:
-            raise ValueError(f"probe_per_class must be an int >= 1, got {probe_per_class!r}.")
+            raise ValueError(
+                f"probe_per_class must be an int >= 1, got {probe_per_class!r}."
+            )
         self.probe_per_class = probe_per_class
         self.seed = seed
         self.x: Dict[int, torch.Tensor] = {}
@@ -87,7 +89,8 @@ class DriftMetric(PluginMetric[dict]):
     def _embed(self, strategy, x):
         fe = strategy.model.feature_extractor
         (z,), _ = extract_features(
-            [fe], torch.utils.data.TensorDataset(x, torch.zeros(len(x))),
+            [fe],
+            torch.utils.data.TensorDataset(x, torch.zeros(len(x))),
             device=strategy.device,
         )
         sdc = self._find(strategy, SDCPlugin)
@@ -133,7 +136,11 @@ class DriftMetric(PluginMetric[dict]):
             step = strategy.clock.train_iterations
             for k, v in record.items():
                 if k != "experience":
-                    out.append(MetricValue(self, f"Drift/{k}/train_phase/train_stream", v, step))
+                    out.append(
+                        MetricValue(
+                            self, f"Drift/{k}/train_phase/train_stream", v, step
+                        )
+                    )
         self._add_probe(strategy)
         return out
 

@@ -111,7 +111,14 @@ class DigitsCNN(nn.Module):
             # training mode; use the running statistics for it.
             bn = self.bn
             return F.batch_norm(
-                f, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps
+                f,
+                bn.running_mean,
+                bn.running_var,
+                bn.weight,
+                bn.bias,
+                False,
+                0.0,
+                bn.eps,
             )
         return self.bn(f)
 

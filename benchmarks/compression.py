@@ -28,10 +28,16 @@ for what, d, image in (
     for dtype in ("float32", "float16", "int8"):
         b = FeatureBuffer(max_samples=1, dtype=dtype).bytes_per_sample(d)
         cells.append(f"{dtype} {b:5d} B ({image[1] / b:6.1f}x smaller)")
-    print(f"  {what:27s} d={d:3d}: " + "; ".join(cells) + f"  vs image {image[0]} = {image[1]} B")
+    print(
+        f"  {what:27s} d={d:3d}: "
+        + "; ".join(cells)
+        + f"  vs image {image[0]} = {image[1]} B"
+    )
 
 names = {"float32": "featadapt", "float16": "featadapt-fp16", "int8": "featadapt-int8"}
-per_sample = {k: FeatureBuffer(max_samples=1, dtype=k).bytes_per_sample(64) for k in names}
+per_sample = {
+    k: FeatureBuffer(max_samples=1, dtype=k).bytes_per_sample(64) for k in names
+}
 results = {}
 for label, budget in (
     ("same count (200 features)", {k: 200 * per_sample[k] for k in names}),
@@ -44,7 +50,9 @@ for label, budget in (
         s = stats(rows)[name]
         results[(label, dtype)] = (np.array(s["final"]) * 100, int(max(s["memory"])))
 
-print(f"\nFA final accuracy on SplitDigits 5x2, seeds {args.seeds} (mean ± std, cost vs float32)")
+print(
+    f"\nFA final accuracy on SplitDigits 5x2, seeds {args.seeds} (mean ± std, cost vs float32)"
+)
 for label in ("same count (200 features)", "same bytes (51,200 B)"):
     base = results[(label, "float32")][0].mean()
     for dtype in names:

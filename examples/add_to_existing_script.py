@@ -25,7 +25,10 @@ class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64),
+            nn.Flatten(),
+            nn.Linear(64, 128),
+            nn.ReLU(),
+            nn.Linear(128, 64),
             nn.BatchNorm1d(64),
         )
         self.fc = IncrementalClassifier(64, 2)
@@ -44,8 +47,14 @@ evaluator = EvaluationPlugin(
 
 # was: strategy = Naive(model=model, optimizer=optimizer, ...)
 strategy = FeatureAdaptationStrategy(  # (2)
-    model=model, last_layer_name="fc", optimizer=optimizer, memory_bytes=51_200,
-    train_mb_size=32, train_epochs=5, eval_mb_size=256, evaluator=evaluator,
+    model=model,
+    last_layer_name="fc",
+    optimizer=optimizer,
+    memory_bytes=51_200,
+    train_mb_size=32,
+    train_epochs=5,
+    eval_mb_size=256,
+    evaluator=evaluator,
 )
 
 for exp in benchmark.train_stream:

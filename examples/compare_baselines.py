@@ -1,6 +1,6 @@
 """The side-by-side comparison from Python instead of the CLI.
 
-    python examples/compare_baselines.py   # one seed, a few strategies, ~1 min
+python examples/compare_baselines.py   # one seed, a few strategies, ~1 min
 """
 
 from avalanche_featadapt.compare import run_comparison, summarize

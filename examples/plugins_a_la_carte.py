@@ -13,7 +13,12 @@ from avalanche.logging import TextLogger
 from avalanche.training import Naive
 from avalanche.training.plugins import EvaluationPlugin
 
-from avalanche_featadapt import AdapterTrainer, FeatureBuffer, SplitDigits, make_digits_model
+from avalanche_featadapt import (
+    AdapterTrainer,
+    FeatureBuffer,
+    SplitDigits,
+    make_digits_model,
+)
 
 torch.manual_seed(0)
 benchmark = SplitDigits(n_experiences=5)

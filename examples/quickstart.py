@@ -1,6 +1,6 @@
 """Feature adaptation in a plain Avalanche loop on the embedded SplitDigits.
 
-    python examples/quickstart.py        # about 15 s on a laptop CPU
+python examples/quickstart.py        # about 15 s on a laptop CPU
 """
 
 import torch
@@ -8,7 +8,11 @@ from avalanche.evaluation.metrics import accuracy_metrics, forgetting_metrics
 from avalanche.logging import CSVLogger, InteractiveLogger
 from avalanche.training.plugins import EvaluationPlugin
 
-from avalanche_featadapt import FeatureAdaptationStrategy, SplitDigits, make_digits_model
+from avalanche_featadapt import (
+    FeatureAdaptationStrategy,
+    SplitDigits,
+    make_digits_model,
+)
 
 torch.manual_seed(0)
 bm = SplitDigits(n_experiences=5, seed=0)

@@ -49,14 +49,21 @@ rows = run_comparison(
 fig, ax = plt.subplots(figsize=(7, 4))
 for name in dict.fromkeys(r["strategy"] for r in rows):
     rs = [r for r in rows if r["strategy"] == name]
-    ax.plot([r["experience"] + 1 for r in rs], [100 * r["accuracy"] for r in rs], "-o", label=name)
+    ax.plot(
+        [r["experience"] + 1 for r in rs],
+        [100 * r["accuracy"] for r in rs],
+        "-o",
+        label=name,
+    )
 ax.set(xlabel="experience", ylabel="accuracy on seen classes (%)", ylim=(0, 101))
 ax.legend()
 ax.grid(alpha=0.3)
 fig.savefig(OUT / "accuracy.png", dpi=100)
 for r in rows:
     if r["experience"] == max(x["experience"] for x in rows):
-        print(f"{r['strategy']:18s} final accuracy {100 * r['accuracy']:5.1f} %  memory {r['memory_bytes']:6d} B")
+        print(
+            f"{r['strategy']:18s} final accuracy {100 * r['accuracy']:5.1f} %  memory {r['memory_bytes']:6d} B"
+        )
 
 # %% [markdown]
 # Naive learns each new pair of digits and forgets the old ones. Feature
@@ -74,9 +81,19 @@ for r in rows:
 fig, ax = plt.subplots(figsize=(7, 4))
 for name in ("featadapt", "featadapt-noadapt", "sdc"):
     rs = [r for r in rows if r["strategy"] == name and r["experience"] > 0]
-    ax.plot([r["experience"] + 1 for r in rs], [r["drift_estimated_rel_l2"] for r in rs], "-o", label=f"{name}: belief")
+    ax.plot(
+        [r["experience"] + 1 for r in rs],
+        [r["drift_estimated_rel_l2"] for r in rs],
+        "-o",
+        label=f"{name}: belief",
+    )
 rs = [r for r in rows if r["strategy"] == "featadapt" and r["experience"] > 0]
-ax.plot([r["experience"] + 1 for r in rs], [r["drift_stale_rel_l2"] for r in rs], "k--", label="featadapt: no compensation")
+ax.plot(
+    [r["experience"] + 1 for r in rs],
+    [r["drift_stale_rel_l2"] for r in rs],
+    "k--",
+    label="featadapt: no compensation",
+)
 ax.set(xlabel="experience", ylabel="relative L2 error vs true features")
 ax.legend()
 ax.grid(alpha=0.3)
@@ -93,7 +110,11 @@ fig.savefig(OUT / "drift.png", dpi=100)
 from avalanche.evaluation.metrics import accuracy_metrics
 from avalanche.training.plugins import EvaluationPlugin
 
-from avalanche_featadapt import FeatureAdaptationStrategy, SplitDigits, make_digits_model
+from avalanche_featadapt import (
+    FeatureAdaptationStrategy,
+    SplitDigits,
+    make_digits_model,
+)
 from avalanche_featadapt._utils import extract_features
 from avalanche_featadapt.drift import DriftMetric
 
@@ -115,22 +136,40 @@ old = bm.train_stream[0].classes_in_this_experience
 stale = torch.cat([drift.stale[c] for c in old])
 adapted = torch.cat([drift.believed[c] for c in old])
 x = torch.cat([drift.x[c] for c in old])
-(true,), _ = extract_features([fa.model.feature_extractor], torch.utils.data.TensorDataset(x, torch.zeros(len(x))), device="cpu")
+(true,), _ = extract_features(
+    [fa.model.feature_extractor],
+    torch.utils.data.TensorDataset(x, torch.zeros(len(x))),
+    device="cpu",
+)
 labels = np.concatenate([[c] * len(drift.x[c]) for c in old])
 allf = torch.cat([stale, adapted, true]).numpy()
 mean = allf.mean(0)
 _, _, vt = np.linalg.svd(allf - mean, full_matrices=False)
 proj = lambda f: (f.numpy() - mean) @ vt[:2].T
 fig, ax = plt.subplots(figsize=(6, 5))
-for feats, marker, name in ((stale, "x", "stored (old backbone)"), (adapted, "o", "adapted"), (true, "^", "true new features")):
+for feats, marker, name in (
+    (stale, "x", "stored (old backbone)"),
+    (adapted, "o", "adapted"),
+    (true, "^", "true new features"),
+):
     p = proj(feats)
     for c, col in zip(old, ("tab:blue", "tab:orange")):
         m = labels == c
-        ax.scatter(p[m, 0], p[m, 1], marker=marker, c=col, alpha=0.6, s=18, label=f"class {c}: {name}")
+        ax.scatter(
+            p[m, 0],
+            p[m, 1],
+            marker=marker,
+            c=col,
+            alpha=0.6,
+            s=18,
+            label=f"class {c}: {name}",
+        )
 ax.legend(fontsize=7)
 ax.set_title("PCA of old-class features after one more experience")
 fig.savefig(OUT / "pca.png", dpi=100)
-print("drift after experience 2:", {k: round(v, 3) for k, v in drift.history[-1].items()})
+print(
+    "drift after experience 2:", {k: round(v, 3) for k, v in drift.history[-1].items()}
+)
 
 # %% [markdown]
 # The adapted features (circles) sit on the true ones (triangles); the stored

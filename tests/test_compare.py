@@ -84,10 +84,17 @@ def test_protocols():
         (["--protocol", "b0-3"], "do not split into 3"),
         (["--protocol", "b50-4"], "do not split into 4"),
         (["--protocol", "half"], "Unknown protocol"),
+        (
+            ["--device", "cuda:7" if torch.cuda.is_available() else "cuda"],
+            "CUDA" if not torch.cuda.is_available() else "cuda",
+        ),
         (["--benchmark", "split-cifar100"], "needs --data-root"),
         (["--benchmark", "split-cifar100", "--data-root", "/nonexistent"], "not found"),
         (["--benchmark", "split-mnist", "--data-root", "/nonexistent"], "not found"),
-        (["--benchmark", "imagenet-subset", "--data-root", "/nonexistent"], "not found"),
+        (
+            ["--benchmark", "imagenet-subset", "--data-root", "/nonexistent"],
+            "not found",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(argv, match, capsys, tmp_path):
@@ -129,8 +136,20 @@ def test_fake_imagenet_folder(tmp_path):
 def test_cli_writes_csv_summary_and_plots(tmp_path):
     out = tmp_path / "cmp"
     rc = compare.main(
-        ["--strategies", "naive", "featadapt", "joint", "--seeds", "0", "1",
-         "--epochs", "1", "--out", str(out), "--quiet"]
+        [
+            "--strategies",
+            "naive",
+            "featadapt",
+            "joint",
+            "--seeds",
+            "0",
+            "1",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
     )
     assert rc == 0
     rows = list(csv.DictReader(open(out / "results.csv")))
@@ -141,6 +160,17 @@ def test_cli_writes_csv_summary_and_plots(tmp_path):
     for png in ("accuracy_per_experience.png", "accuracy_vs_memory.png"):
         assert (out / png).stat().st_size > 10_000
     # the CSV's accuracies are the ones Avalanche's CSVLogger wrote
-    logged = list(csv.DictReader(open(out / "logs" / "naive_seed0" / "eval_results.csv")))
+    logged = list(
+        csv.DictReader(open(out / "logs" / "naive_seed0" / "eval_results.csv"))
+    )
     first = [r for r in logged if r["training_exp"] == "0" and r["eval_exp"] == "0"]
     assert abs(float(first[0]["eval_accuracy"]) - float(rows[0]["new_accuracy"])) < 1e-4
+
+
+def test_data_root_with_wrong_layout(tmp_path):
+    (tmp_path / "cifar100").mkdir()  # a folder, but not the expected files
+    with pytest.raises(FileNotFoundError, match="cifar-100-python"):
+        make_benchmark("split-cifar100", "b50-5", seed=0, data_root=tmp_path)
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no MNIST files"):
+        make_benchmark("split-mnist", "b0-5", seed=0, data_root=tmp_path)

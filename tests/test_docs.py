@@ -19,12 +19,16 @@ def blocks(path, lang):
 def test_api_reference_matches_docstrings():
     from avalanche_featadapt.apidoc import render
 
-    assert (ROOT / "docs" / "api.md").read_text() == render(), (
+    assert (
+        ROOT / "docs" / "api.md"
+    ).read_text() == render(), (
         "docs/api.md is stale: run python -m avalanche_featadapt.apidoc"
     )
 
 
-@pytest.mark.parametrize("path", [p for p in DOCS if blocks(p, "python")], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [p for p in DOCS if blocks(p, "python")], ids=lambda p: p.name
+)
 def test_python_blocks_run(path, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     ns = {}

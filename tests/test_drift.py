@@ -7,7 +7,11 @@ from avalanche.benchmarks.utils.classification_dataset import (
 )
 from torch import nn
 
-from avalanche_featadapt import FeatureAdaptationStrategy, FeatureBuffer, make_digits_model
+from avalanche_featadapt import (
+    FeatureAdaptationStrategy,
+    FeatureBuffer,
+    make_digits_model,
+)
 from avalanche_featadapt.drift import DriftMetric
 from avalanche_featadapt.loggers import MetricsCSVLogger
 from avalanche_featadapt.plugins import AdapterTrainer

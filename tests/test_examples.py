@@ -29,7 +29,9 @@ def test_quickstart(tmp_path):
     assert (tmp_path / "logs" / "quickstart" / "eval_results.csv").exists()
 
 
-@pytest.mark.parametrize("script", ["add_to_existing_script.py", "plugins_a_la_carte.py"])
+@pytest.mark.parametrize(
+    "script", ["add_to_existing_script.py", "plugins_a_la_carte.py"]
+)
 def test_small_examples(script, tmp_path):
     run(script, tmp_path)
 
@@ -37,7 +39,9 @@ def test_small_examples(script, tmp_path):
 def test_compare_baselines_example(tmp_path):
     out = run("compare_baselines.py", tmp_path)
     assert "| featadapt |" in out
-    assert (tmp_path / "results" / "compare_baselines" / "accuracy_per_experience.png").exists()
+    assert (
+        tmp_path / "results" / "compare_baselines" / "accuracy_per_experience.png"
+    ).exists()
 
 
 def test_tutorial_writes_its_plots(tmp_path):

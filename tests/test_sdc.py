@@ -55,8 +55,10 @@ def test_smooth_drift_compensation_beats_no_compensation():
 
     centres = torch.randn(6, d, generator=g) * 2
     old_cls = [centres[c] + 0.3 * torch.randn(60, d, generator=g) for c in range(3)]
-    cur = torch.cat([centres[c] + 0.3 * torch.randn(60, d, generator=g) for c in range(3, 6)]
-                    + [torch.randn(200, d, generator=g) * 2])
+    cur = torch.cat(
+        [centres[c] + 0.3 * torch.randn(60, d, generator=g) for c in range(3, 6)]
+        + [torch.randn(200, d, generator=g) * 2]
+    )
     mu_old = torch.stack([x.mean(0) for x in old_cls])
     true_new = torch.stack([(x + field(x)).mean(0) for x in old_cls])
     comp = compensate_drift(mu_old, cur, cur + field(cur), sigma=1.0)

@@ -212,3 +212,32 @@ def test_narrow_classifier_is_refused(digits):
     exp = next(e for e in digits.train_stream if max(e.classes_in_this_experience) > 2)
     with pytest.raises(ValueError, match="at least .* wide"):
         s.train(exp)
+
+
+def test_unavailable_device_is_refused():
+    m = make_digits_model()
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="CUDA is not available.*device='cpu'"):
+        FeatureAdaptationStrategy(
+            model=m, optimizer=_opt(m), memory_bytes=100, device="cuda"
+        )
+    with pytest.raises(ValueError, match="not a torch device"):
+        FeatureAdaptationStrategy(
+            model=m, optimizer=_opt(m), memory_bytes=100, device="gpu0"
+        )
+
+
+def test_empty_experience_is_refused_and_nothing_lost():
+    digits = SplitDigits(5, seed=0)  # its own: one experience is emptied below
+    m = make_digits_model()
+    s = FeatureAdaptationStrategy(
+        model=m, optimizer=_opt(m), memory_bytes=51200, evaluator=make_evaluator()
+    )
+    s.train(digits.train_stream[0])
+    held = s.buffer.features()[0].clone()
+    empty = digits.train_stream[1]
+    empty.dataset = empty.dataset.subset([])
+    with pytest.raises(ValueError, match="no training data"):
+        s.train(empty)
+    assert torch.equal(s.buffer.features()[0], held)

@@ -37,7 +37,11 @@ class BatchNormFreezer(SupervisedPlugin):
     def before_training_exp(self, strategy, **kwargs):
         frozen = strategy.clock.train_exp_counter >= self.after_experiences
         self._bn = (
-            [m for m in strategy.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+            [
+                m
+                for m in strategy.model.modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            ]
             if frozen
             else []
         )

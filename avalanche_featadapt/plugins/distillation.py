@@ -10,7 +10,12 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._utils import check_non_negative, check_positive, feature_extractor_of, teacher_of
+from .._utils import (
+    check_non_negative,
+    check_positive,
+    feature_extractor_of,
+    teacher_of,
+)
 
 __all__ = ["DistillationRegularizer"]
 
@@ -121,7 +126,9 @@ class DistillationRegularizer(SupervisedPlugin):
         old = torch.as_tensor(self.old_classes, device=t_logits.device)
         top = old[t_logits[:, old].argmax(1)]
         with torch.enable_grad():
-            q_t = grad_cam(t_act, t_logits.gather(1, top[:, None]).sum(), create_graph=False)
+            q_t = grad_cam(
+                t_act, t_logits.gather(1, top[:, None]).sum(), create_graph=False
+            )
         q_s = grad_cam(s_act, s_logits.gather(1, top[:, None]).sum(), create_graph=True)
         return (q_s - q_t.detach()).abs().sum(1).mean()
 
@@ -168,7 +175,9 @@ class DistillationRegularizer(SupervisedPlugin):
             t_logits = self._teacher_logits(x)
         terms = {}
         if self.lambda_kd > 0:
-            terms["kd"] = self.lambda_kd * self.kd_loss(strategy.mb_output, t_logits.detach())
+            terms["kd"] = self.lambda_kd * self.kd_loss(
+                strategy.mb_output, t_logits.detach()
+            )
         if self.lambda_fd > 0:
             terms["fd"] = self.lambda_fd * self.feature_loss(
                 self._hooks["s_feat"].out, self._hooks["t_feat"].out.detach()

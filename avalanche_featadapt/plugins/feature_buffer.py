@@ -143,7 +143,10 @@ class FeatureBuffer(SupervisedPlugin):
             d = self.feature_dim or 0
             return torch.empty(0, d), torch.empty(0, dtype=torch.long)
         feats = [self.features_of(c) for c in classes]
-        labels = [torch.full((f.shape[0],), c, dtype=torch.long) for f, c in zip(feats, classes)]
+        labels = [
+            torch.full((f.shape[0],), c, dtype=torch.long)
+            for f, c in zip(feats, classes)
+        ]
         return torch.cat(feats), torch.cat(labels)
 
     def _encode(self, x: torch.Tensor):

@@ -116,7 +116,9 @@ class SDCPlugin(SupervisedPlugin):
             (z_old, z_new), y = experience_features(strategy, [self._teacher, fe])
             old = list(self.prototypes)
             mu = torch.stack([self.prototypes[c] for c in old])
-            mu = compensate_drift(mu, self._embed(z_old), self._embed(z_new), self.sigma)
+            mu = compensate_drift(
+                mu, self._embed(z_old), self._embed(z_new), self.sigma
+            )
             self.prototypes.update({c: m for c, m in zip(old, mu)})
             self._teacher = None
         else:

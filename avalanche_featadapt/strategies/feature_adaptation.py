@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import CrossEntropyLoss
 from torch.optim import Optimizer
 
-from .._utils import check_no_task_labels, check_positive, split_model
+from .._utils import check_device, check_no_task_labels, check_positive, split_model
 from ..plugins import (
     AdapterTrainer,
     BatchNormFreezer,
@@ -118,6 +118,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         check_positive("mem_size", mem_size, allow_none=True, integer=True)
         if not isinstance(optimizer, Optimizer):
             raise ValueError("optimizer must be a torch.optim.Optimizer.")
+        check_device(device)
         split = split_model(
             model=model,
             feature_extractor=feature_extractor,
@@ -176,6 +177,12 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             )
         super()._before_training_exp(**kwargs)
         self._check_head_width()
+
+    def _after_training_exp(self, **kwargs):
+        super()._after_training_exp(**kwargs)
+        # the per-experience caches of the plugins are not needed any more
+        self.__dict__.pop("_featadapt_features", None)
+        self.__dict__.pop("_featadapt_teachers", None)
 
     def _check_head_width(self):
         x = self.experience.dataset.eval()[0][0].unsqueeze(0).to(self.device)

@@ -14,7 +14,7 @@ from avalanche.training.templates import SupervisedTemplate
 from torch import nn
 from torch.optim import Optimizer
 
-from .._utils import check_no_task_labels, check_positive, split_model
+from .._utils import check_device, check_no_task_labels, check_positive, split_model
 from ..plugins import DistillationRegularizer, MaskedNCMClassifier, SDCPlugin
 
 __all__ = ["SDCStrategy", "TripletLoss"]
@@ -95,6 +95,7 @@ class SDCStrategy(SupervisedTemplate):
             raise ValueError(
                 f"regularizer must be 'none' or 'distill', got {regularizer!r}."
             )
+        check_device(device)
         split = split_model(
             model=model,
             feature_extractor=feature_extractor,
