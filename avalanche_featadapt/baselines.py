@@ -75,6 +75,15 @@ HYPERPARAMETERS = {
         "head_epochs": 30,
         "feature_dtype": "int8",
     },
+    # The paper's "Ours-hybrid": half the bytes keep images (replayed through
+    # the backbone), half keep int8 features (which train the classifier).
+    "featadapt-hybrid": {
+        "lambda_kd": 1.0,
+        "lambda_fd": 1.0,
+        "head_epochs": 30,
+        "feature_dtype": "int8",
+        "image_fraction": 0.5,
+    },
     "featadapt-noadapt": {
         "lambda_kd": 1.0,
         "lambda_fd": 1.0,
@@ -94,6 +103,7 @@ MEMORY_STRATEGIES = [
     "featadapt",
     "featadapt-fp16",
     "featadapt-int8",
+    "featadapt-hybrid",
     "featadapt-noadapt",
 ]
 

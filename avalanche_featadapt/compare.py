@@ -34,6 +34,7 @@ DEFAULT_STRATEGIES = [
     "sdc-nocomp",
     "featadapt",
     "featadapt-int8",
+    "featadapt-hybrid",
     "featadapt-noadapt",
 ]
 #: per benchmark: (epochs, Adam learning rate, batch size), shared by all
@@ -64,6 +65,7 @@ DRIFT_STRATEGIES = [
     "featadapt",
     "featadapt-fp16",
     "featadapt-int8",
+    "featadapt-hybrid",
     "featadapt-noadapt",
     "sdc",
     "sdc-nocomp",
@@ -306,6 +308,11 @@ ORDERINGS = [
     ("featadapt", "replay", "FA vs Replay (image exemplars) at the same bytes"),
     ("featadapt-int8", "icarl", "FA with int8 features vs iCaRL at the same bytes"),
     ("featadapt-int8", "replay", "FA with int8 features vs Replay at the same bytes"),
+    (
+        "featadapt-hybrid",
+        "replay",
+        "FA hybrid (images + int8 features) vs Replay at the same bytes",
+    ),
     ("sdc", "sdc-nocomp", "SDC vs its base E-LwF (same training, stale prototypes)"),
     ("lwf", "naive", "LwF vs Naive"),
 ]
@@ -425,6 +432,7 @@ COLORS = {
     "featadapt-noadapt": "tab:pink",
     "featadapt-fp16": "tab:brown",
     "featadapt-int8": "darkred",
+    "featadapt-hybrid": "gold",
 }
 
 

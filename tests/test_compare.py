@@ -2,6 +2,8 @@ import csv
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from avalanche_featadapt import compare
 from avalanche_featadapt.baselines import (
@@ -46,8 +48,13 @@ def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
         elif name.startswith("sdc"):
             held = len(s.sdc.prototypes) * 64 * 4
         elif name.startswith("featadapt"):
-            per = {"fp16": 64 * 2, "int8": 64 * 1 + 4}.get(name.split("-")[-1], 64 * 4)
+            dtype = {"fp16": "fp16", "int8": "int8", "hybrid": "int8"}.get(
+                name.split("-")[-1]
+            )
+            per = {"fp16": 64 * 2, "int8": 64 * 1 + 4}.get(dtype, 64 * 4)
             held = len(s.buffer) * per
+            if s.image_memory is not None:
+                held += len(s.image_memory.storage_policy.buffer) * 64 * 4
         else:
             held = 0
         assert reported == held == memory_bytes_of(s)
@@ -85,8 +92,8 @@ def test_protocols():
         (["--protocol", "b50-4"], "do not split into 4"),
         (["--protocol", "half"], "Unknown protocol"),
         (
-            ["--device", "cuda:7" if torch.cuda.is_available() else "cuda"],
-            "CUDA" if not torch.cuda.is_available() else "cuda",
+            ["--device", "tpu"],
+            "not a torch device",
         ),
         (["--benchmark", "split-cifar100"], "needs --data-root"),
         (["--benchmark", "split-cifar100", "--data-root", "/nonexistent"], "not found"),
@@ -174,3 +181,32 @@ def test_data_root_with_wrong_layout(tmp_path):
     (tmp_path / "MNIST" / "raw").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="no MNIST files"):
         make_benchmark("split-mnist", "b0-5", seed=0, data_root=tmp_path)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    budget=st.integers(3_000, 60_000),
+    fraction=st.floats(0.1, 0.9),
+    dtype=st.sampled_from(["float32", "float16", "int8"]),
+)
+def test_hybrid_memory_never_exceeds_its_budget(budget, fraction, dtype):
+    from avalanche_featadapt import FeatureAdaptationStrategy
+
+    bm = SplitDigits(5, seed=0)
+    m = make_digits_model()
+    s = FeatureAdaptationStrategy(
+        model=m,
+        optimizer=torch.optim.SGD(m.parameters(), lr=0.01),
+        memory_bytes=budget,
+        image_fraction=fraction,
+        feature_dtype=dtype,
+        train_epochs=1,
+        adapter_kwargs={"epochs": 1},
+        head_epochs=1,
+        evaluator=make_evaluator(),
+    )
+    for exp in bm.train_stream[:3]:
+        s.train(exp)
+        images = len(s.image_memory.storage_policy.buffer)
+        assert images <= int(fraction * budget) // 256
+        assert memory_bytes_of(s) == s.buffer.nbytes + images * 256 <= budget

@@ -72,6 +72,11 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param freeze_bn: keep BatchNorm statistics fixed after the first
         experience (:class:`BatchNormFreezer`), so that distillation and the
         adapter work on the same eval-mode features the buffer stores.
+    :param image_fraction: the paper's "hybrid" memory: this fraction of
+        ``memory_bytes`` keeps images (class-balanced, Avalanche's
+        ``ReplayPlugin``), replayed through the backbone during training; the
+        rest keeps features, which train the classifier. 0 keeps features
+        only.
     :param train_mb_size, train_epochs, eval_mb_size, device, plugins,
         evaluator, eval_every: as in Avalanche's ``SupervisedTemplate``.
     """
@@ -99,6 +104,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         head_epochs: int = 30,
         head_lr: float = 1e-2,
         freeze_bn: bool = True,
+        image_fraction: float = 0.0,
         train_mb_size: int = 32,
         train_epochs: int = 1,
         eval_mb_size: Optional[int] = 256,
@@ -116,6 +122,15 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             )
         check_positive("memory_bytes", memory_bytes, allow_none=True, integer=True)
         check_positive("mem_size", mem_size, allow_none=True, integer=True)
+        if not 0 <= image_fraction < 1:
+            raise ValueError(
+                f"image_fraction must be in [0, 1), got {image_fraction!r}."
+            )
+        if image_fraction > 0 and memory_bytes is None:
+            raise ValueError("image_fraction > 0 (hybrid memory) needs memory_bytes=.")
+        self.memory_bytes = memory_bytes
+        self.image_fraction = image_fraction
+        self.image_memory = None
         if not isinstance(optimizer, Optimizer):
             raise ValueError("optimizer must be a torch.optim.Optimizer.")
         check_device(device)
@@ -175,8 +190,29 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
                 f"Experience {exp.current_experience} has no training data; "
                 "remove empty experiences from the stream."
             )
+        if self.image_fraction > 0 and self.image_memory is None:
+            self._make_image_memory(exp)
         super()._before_training_exp(**kwargs)
         self._check_head_width()
+
+    def _make_image_memory(self, exp):
+        """Split the byte budget between images and features (hybrid)."""
+        from avalanche.training.plugins import ReplayPlugin
+        from avalanche.training.storage_policy import ClassBalancedBuffer
+
+        x0 = exp.dataset.eval()[0][0]
+        image_bytes = x0.numel() * x0.element_size()
+        n_images = int(self.image_fraction * self.memory_bytes) // image_bytes
+        if n_images < 1:
+            raise ValueError(
+                f"image_fraction={self.image_fraction} of memory_bytes="
+                f"{self.memory_bytes} holds no image of {image_bytes} bytes; raise "
+                "one of them."
+            )
+        policy = ClassBalancedBuffer(max_size=n_images, adaptive_size=True)
+        self.image_memory = ReplayPlugin(mem_size=n_images, storage_policy=policy)
+        self.plugins.insert(self.plugins.index(self.buffer), self.image_memory)
+        self.buffer.max_bytes = self.memory_bytes - n_images * image_bytes
 
     def _after_training_exp(self, **kwargs):
         super()._after_training_exp(**kwargs)
