@@ -9,7 +9,7 @@ budget in bytes; each strategy's images or features are sized to fit it.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from avalanche.training import ICaRL, JointTraining, LwF, Naive
@@ -133,11 +133,13 @@ def build_strategy(
     device,
     evaluator,
     eval_mb_size: int = 256,
+    overrides: Optional[dict] = None,
 ):
-    """Build strategy ``name`` with a fresh model from ``model_factory()``."""
+    """Build strategy ``name`` with a fresh model from ``model_factory()``;
+    ``overrides`` replaces some of its :data:`HYPERPARAMETERS`."""
     if name not in HYPERPARAMETERS:
         raise ValueError(f"Unknown strategy {name!r}; choose from {STRATEGIES}.")
-    hp = dict(HYPERPARAMETERS[name])
+    hp = {**HYPERPARAMETERS[name], **(overrides or {})}
     # Avalanche's iCaRL copies its model's state into a teacher of the first
     # experience's shape, so its head must be full width from the start.
     n_classes = sum(benchmark.n_classes_per_exp)

@@ -125,6 +125,7 @@ def run_one(
     model_factory,
     log_dir=None,
     progress=None,
+    overrides=None,
 ) -> List[Dict]:
     """Train and evaluate one strategy on one benchmark; one row per experience
     (JointTraining: one row, after training on everything)."""
@@ -143,6 +144,7 @@ def run_one(
         batch_size=batch_size,
         device=device,
         evaluator=_evaluator(log_dir, drift),
+        overrides=(overrides or {}).get(name),
     )
     rows, wall = [], 0.0
     n = len(benchmark.train_stream)
@@ -196,9 +198,11 @@ def run_comparison(
     data_root=None,
     out=None,
     quiet: bool = False,
+    overrides: Optional[Dict[str, dict]] = None,
 ) -> List[Dict]:
     """Run every strategy on every seed; write results.csv, summary.md and the
-    plots to ``out`` (if given). Returns the rows."""
+    plots to ``out`` (if given). Returns the rows. ``overrides`` maps a
+    strategy name to hyperparameters that replace its defaults."""
     strategies = list(strategies or DEFAULT_STRATEGIES)
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
@@ -247,6 +251,7 @@ def run_comparison(
                     model_factory=model_factory_for(benchmark),
                     log_dir=log_dir,
                     progress=bar,
+                    overrides=overrides,
                 )
     if out is not None:
         with open(out / "results.csv", "w", newline="") as f:

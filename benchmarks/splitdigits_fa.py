@@ -24,6 +24,17 @@ rows = run_comparison(
     memory_bytes=args.memory_bytes,
     quiet=True,
 )
+# the same FA with BatchNorm statistics left live (BatchNormFreezer off)
+live = run_comparison(
+    strategies=["featadapt"],
+    seeds=args.seeds,
+    memory_bytes=args.memory_bytes,
+    quiet=True,
+    overrides={"featadapt": {"freeze_bn": False}},
+)
+for r in live:
+    r["strategy"] = "featadapt, BN live"
+rows += live
 print(f"SplitDigits 5x2, memory {args.memory_bytes} bytes, seeds {args.seeds}")
 print(f"{'strategy':20s} {'final acc %':>14s} {'avg inc acc %':>14s} {'bytes':>8s}")
 for name, s in stats(rows).items():
@@ -32,3 +43,9 @@ for name, s in stats(rows).items():
         f"{name:20s} {f.mean():7.1f} ± {f.std():4.1f} {a.mean():7.1f} ± {a.std():4.1f}"
         f" {int(max(s['memory'])):8d}   per seed final: {np.round(f, 1).tolist()}"
     )
+print("\nOld-class feature drift after the last experience (probe set, relative L2)")
+for name in ("featadapt", "featadapt, BN live", "featadapt-noadapt"):
+    rs = [r for r in rows if r["strategy"] == name and r["experience"] == 4]
+    est = np.mean([r["drift_estimated_rel_l2"] for r in rs])
+    stale = np.mean([r["drift_stale_rel_l2"] for r in rs])
+    print(f"{name:20s} believed {est:.3f}   uncompensated {stale:.3f}")

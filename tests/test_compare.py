@@ -209,4 +209,6 @@ def test_hybrid_memory_never_exceeds_its_budget(budget, fraction, dtype):
         s.train(exp)
         images = len(s.image_memory.storage_policy.buffer)
         assert images <= int(fraction * budget) // 256
+        if exp.current_experience > 0:  # the stored images gave pairs too
+            assert s.adapter.history[-1]["n_pairs"] > len(exp.dataset)
         assert memory_bytes_of(s) == s.buffer.nbytes + images * 256 <= budget

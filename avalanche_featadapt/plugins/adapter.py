@@ -3,7 +3,7 @@ of the current data and moves every stored feature through it."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +14,7 @@ from .._utils import (
     check_non_negative,
     check_positive,
     experience_features,
+    extract_features,
     feature_extractor_of,
     teacher_of,
 )
@@ -72,6 +73,9 @@ class AdapterTrainer(SupervisedPlugin):
     :param input_noise: Gaussian noise added to v_hat in training, as a
         fraction of the features' per-dimension std; it helps phi generalise
         from the current classes to the stored old ones.
+    :param extra_pairs: optional ``strategy -> list of datasets`` whose images
+        also give feature pairs, e.g. the stored images of a hybrid memory
+        (old classes, so phi learns exactly where the stored features are).
     :param holdout: fraction of pairs held out to measure phi's cosine.
     :param seed: seed of the split, the noise and phi's initialisation.
     """
@@ -89,6 +93,7 @@ class AdapterTrainer(SupervisedPlugin):
         lambda_cls: float = 0.0,
         lambda_mse: float = 1.0,
         input_noise: float = 0.1,
+        extra_pairs: Optional[Callable] = None,
         holdout: float = 0.1,
         seed: int = 0,
     ):
@@ -114,6 +119,7 @@ class AdapterTrainer(SupervisedPlugin):
         self.lambda_cls = lambda_cls
         self.lambda_mse = lambda_mse
         self.input_noise = input_noise
+        self.extra_pairs = extra_pairs
         self.holdout = holdout
         self.seed = seed
         self.adapters: List[FeatureAdapter] = []
@@ -129,9 +135,20 @@ class AdapterTrainer(SupervisedPlugin):
             return
         fe = feature_extractor_of(strategy, self.feature_extractor)
         (v_hat, v), y = experience_features(strategy, [self._teacher, fe])
+        for ds in self.extra_pairs(strategy) if self.extra_pairs else []:
+            if len(ds) == 0:
+                continue
+            (ev_hat, ev), ey = extract_features(
+                [self._teacher, fe], ds, device=strategy.device
+            )
+            v_hat, v, y = (
+                torch.cat([v_hat, ev_hat]),
+                torch.cat([v, ev]),
+                torch.cat([y, ey]),
+            )
         head = getattr(strategy.model, "classifier", None)
         phi = self.fit(v_hat, v, y, classifier=head if self.lambda_cls > 0 else None)
-        current = set(int(c) for c in torch.unique(y).tolist())
+        current = set(strategy.experience.classes_in_this_experience)
         old = [c for c in self.buffer.classes if c not in current]
         self.buffer.transform(phi, classes=old)
         self.adapters.append(phi)

@@ -26,6 +26,13 @@ from ..plugins import (
 __all__ = ["FeatureAdaptationStrategy"]
 
 
+def _stored_images(strategy):
+    """The hybrid memory's images (old classes, before this experience's
+    update), for the adapter's feature pairs."""
+    mem = getattr(strategy, "image_memory", None)
+    return [mem.storage_policy.buffer] if mem is not None else []
+
+
 class FeatureAdaptationStrategy(SupervisedTemplate):
     """Memory-efficient incremental learning through feature adaptation
     (Iscen, Zhang, Lazebnik, Schmid, ECCV 2020, arXiv 2004.00713).
@@ -153,10 +160,11 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             lambda_at=lambda_at,
             attention_layer=attention_layer,
         )
+        adapter_kwargs = dict(adapter_kwargs or {})
+        if image_fraction > 0:  # hybrid: the stored images give pairs too
+            adapter_kwargs.setdefault("extra_pairs", _stored_images)
         self.adapter = (
-            AdapterTrainer(buffer=self.buffer, **(adapter_kwargs or {}))
-            if adapt
-            else None
+            AdapterTrainer(buffer=self.buffer, **adapter_kwargs) if adapt else None
         )
         self.retrainer = ClassifierRetrainer(
             buffer=self.buffer, epochs=head_epochs, lr=head_lr
