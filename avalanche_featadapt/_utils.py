@@ -118,14 +118,20 @@ def check_device(device) -> torch.device:
     return dev
 
 
-def check_no_task_labels(experience, who: str):
-    """Refuse streams with task labels: these methods are class-incremental."""
+def check_experience(experience, who: str):
+    """Refuse an experience with task labels (these methods are
+    class-incremental) or with no training data."""
     labels = set(getattr(experience, "task_labels", [0]))
     if labels - {0}:
         raise ValueError(
             f"{who} is for class-incremental streams without task labels, but this "
             f"experience has task labels {sorted(labels)}. Build the benchmark "
             "with task_labels=False (or return_task_id=False)."
+        )
+    if len(experience.dataset) == 0:
+        raise ValueError(
+            f"Experience {experience.current_experience} has no training data; "
+            "remove empty experiences from the stream."
         )
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "icarl_memory_size",
 ]
 
+_FA = {"lambda_kd": 1.0, "lambda_fd": 1.0, "head_epochs": 30}
+
 #: name -> keyword arguments of that strategy, with where they come from.
 HYPERPARAMETERS = {
     # Fine-tuning: the lower bound. Nothing of its own.
@@ -59,37 +61,18 @@ HYPERPARAMETERS = {
     # features, classifier retrained on the memory. Weights tuned on
     # SplitDigits (DESIGN §7): lambda_cls = 0, a residual adapter with a
     # norm-matching MSE term, BatchNorm statistics frozen after the first
-    # experience (BatchNormFreezer; the ablation keeps all of these).
-    "featadapt": {"lambda_kd": 1.0, "lambda_fd": 1.0, "head_epochs": 30},
+    # experience (BatchNormFreezer; the variants below all keep these).
+    "featadapt": _FA,
     # The same, storing features as float16 or int8 (one float32 scale per
     # feature): 2x / ~3.8x more features in the same bytes.
-    "featadapt-fp16": {
-        "lambda_kd": 1.0,
-        "lambda_fd": 1.0,
-        "head_epochs": 30,
-        "feature_dtype": "float16",
-    },
-    "featadapt-int8": {
-        "lambda_kd": 1.0,
-        "lambda_fd": 1.0,
-        "head_epochs": 30,
-        "feature_dtype": "int8",
-    },
+    "featadapt-fp16": {**_FA, "feature_dtype": "float16"},
+    "featadapt-int8": {**_FA, "feature_dtype": "int8"},
     # The paper's "Ours-hybrid": half the bytes keep images (replayed through
-    # the backbone), half keep int8 features (which train the classifier).
-    "featadapt-hybrid": {
-        "lambda_kd": 1.0,
-        "lambda_fd": 1.0,
-        "head_epochs": 30,
-        "feature_dtype": "int8",
-        "image_fraction": 0.5,
-    },
-    "featadapt-noadapt": {
-        "lambda_kd": 1.0,
-        "lambda_fd": 1.0,
-        "head_epochs": 30,
-        "adapt": False,
-    },
+    # the backbone, and giving the adapter pairs of old classes), half keep
+    # int8 features (which train the classifier).
+    "featadapt-hybrid": {**_FA, "feature_dtype": "int8", "image_fraction": 0.5},
+    # Ablation: no adapter, the stored features go stale.
+    "featadapt-noadapt": {**_FA, "adapt": False},
 }
 
 STRATEGIES = list(HYPERPARAMETERS)

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from avalanche_featadapt.compare import run_comparison
+from avalanche_featadapt.compare import COLORS, run_comparison
 
 warnings.filterwarnings("ignore")
 FAST = os.environ.get("FEATADAPT_FAST") == "1"

@@ -1,7 +1,16 @@
 import warnings
 
+import os
+
 import pytest
 import torch
+from hypothesis import settings
+
+# CI explores the same examples every run (a failure there is reproducible);
+# locally hypothesis keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 warnings.filterwarnings("ignore")
 

@@ -7,27 +7,29 @@ from hypothesis import strategies as st
 from avalanche_featadapt import HerdingSelector
 
 
-def brute_force_herding(x: torch.Tensor, m: int) -> list:
+def check_against_brute_force(x: torch.Tensor, got: list, m: int):
     """iCaRL's rule written out literally: at step k, try every unchosen
-    candidate and keep the one whose addition brings the mean of the chosen
-    set closest to the class mean."""
+    candidate and measure how close its addition brings the mean of the
+    chosen set to the class mean. The selector's pick must be the closest;
+    exact ties (e.g. two points, equally far from their mean) may go either
+    way, and the check then follows the selector's pick."""
     x = F.normalize(x, dim=1)
     mu = x.mean(0)
+    assert len(got) == m and len(set(got)) == m
     chosen = []
     for k in range(1, m + 1):
-        best, best_d = None, float("inf")
-        for i in range(x.shape[0]):
-            if i in chosen:
-                continue
-            s = x[chosen].sum(0) if chosen else torch.zeros_like(mu)
-            d = torch.linalg.norm(mu - (s + x[i]) / k).item()
-            if d < best_d:
-                best, best_d = i, d
-        chosen.append(best)
-    return chosen
+        s = x[chosen].sum(0) if chosen else torch.zeros_like(mu)
+        dist = {
+            i: torch.linalg.norm(mu - (s + x[i]) / k).item()
+            for i in range(x.shape[0])
+            if i not in chosen
+        }
+        best = min(dist.values())
+        assert dist[got[k - 1]] <= best + 1e-9, (k, got[k - 1], min(dist, key=dist.get))
+        chosen.append(got[k - 1])
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     n=st.integers(1, 40),
     d=st.integers(1, 12),
@@ -38,7 +40,15 @@ def test_herding_matches_brute_force(n, d, m, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=g, dtype=torch.float64)
     got = HerdingSelector().select(x, m).tolist()
-    assert got == brute_force_herding(x, min(m, n))
+    check_against_brute_force(x, got, min(m, n))
+
+
+def test_brute_force_check_catches_a_wrong_pick():
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]], dtype=torch.float64)
+    # the point nearest the mean is index 2; picking 0 first must fail
+    with pytest.raises(AssertionError):
+        check_against_brute_force(x, [0, 2], 2)
+    check_against_brute_force(x, HerdingSelector().select(x, 2).tolist(), 2)
 
 
 def test_herding_prefix_property_and_distinct():

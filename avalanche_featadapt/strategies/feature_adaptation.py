@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import CrossEntropyLoss
 from torch.optim import Optimizer
 
-from .._utils import check_device, check_no_task_labels, check_positive, split_model
+from .._utils import check_device, check_experience, check_positive, split_model
 from ..plugins import (
     AdapterTrainer,
     BatchNormFreezer,
@@ -192,12 +192,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
 
     def _before_training_exp(self, **kwargs):
         exp = self.experience
-        check_no_task_labels(exp, type(self).__name__)
-        if len(exp.dataset) == 0:
-            raise ValueError(
-                f"Experience {exp.current_experience} has no training data; "
-                "remove empty experiences from the stream."
-            )
+        check_experience(exp, type(self).__name__)
         if self.image_fraction > 0 and self.image_memory is None:
             self._make_image_memory(exp)
         super()._before_training_exp(**kwargs)

@@ -14,7 +14,7 @@ from avalanche.training.templates import SupervisedTemplate
 from torch import nn
 from torch.optim import Optimizer
 
-from .._utils import check_device, check_no_task_labels, check_positive, split_model
+from .._utils import check_device, check_experience, check_positive, split_model
 from ..plugins import DistillationRegularizer, MaskedNCMClassifier, SDCPlugin
 
 __all__ = ["SDCStrategy", "TripletLoss"]
@@ -132,5 +132,5 @@ class SDCStrategy(SupervisedTemplate):
         )
 
     def _before_training_exp(self, **kwargs):
-        check_no_task_labels(self.experience, type(self).__name__)
+        check_experience(self.experience, type(self).__name__)
         super()._before_training_exp(**kwargs)
