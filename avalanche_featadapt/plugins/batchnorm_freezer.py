@@ -17,9 +17,10 @@ class BatchNormFreezer(SupervisedPlugin):
     the statistics of the current classes only, and its running statistics
     drift toward them. The distillation then constrains train-mode features
     while the buffer stores eval-mode ones, and the old classes' eval-mode
-    features move far (on SplitDigits 5x2, relative L2 drift of old features
-    0.6 with frozen statistics against 0.9 without, and FA's final accuracy
-    93 % against 87 %; `benchmarks/splitdigits_fa.py --no-freeze-bn`).
+    features move far. On SplitDigits 5x2 (seeds 0-2) FA reaches 91.8 %
+    final accuracy with frozen statistics and 85.8 % without; the adapted
+    old features' relative L2 error after five experiences is 0.33 against
+    0.54 (``benchmarks/splitdigits_fa.py`` prints both).
 
     :param after_experiences: how many experiences train BatchNorm normally
         before its statistics are frozen.
