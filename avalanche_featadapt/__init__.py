@@ -18,11 +18,28 @@ from .plugins import (
     FeatureBuffer,
     HerdingSelector,
 )
-from .strategies import FeatureAdaptationStrategy
+from .plugins import MaskedNCMClassifier, SDCPlugin, compensate_drift
+from .strategies import FeatureAdaptationStrategy, SDCStrategy, TripletLoss
+from .memory import MemoryBytes, memory_bytes_of
+from .drift import DriftMetric
+from .loggers import MetricsCSVLogger
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointError",
+    "DriftMetric",
+    "MaskedNCMClassifier",
+    "MemoryBytes",
+    "MetricsCSVLogger",
+    "SDCPlugin",
+    "SDCStrategy",
+    "TripletLoss",
+    "compensate_drift",
+    "load_checkpoint",
+    "memory_bytes_of",
+    "save_checkpoint",
     "AdapterTrainer",
     "BatchNormFreezer",
     "ClassifierRetrainer",

@@ -54,8 +54,10 @@ for name in dict.fromkeys(r["strategy"] for r in rows):
         [100 * r["accuracy"] for r in rs],
         "-o",
         label=name,
+        color=COLORS[name],
     )
 ax.set(xlabel="experience", ylabel="accuracy on seen classes (%)", ylim=(0, 101))
+ax.set(xticks=range(1, 6), title="Accuracy on all the classes seen so far")
 ax.legend()
 ax.grid(alpha=0.3)
 fig.savefig(OUT / "accuracy.png", dpi=100)
@@ -86,6 +88,7 @@ for name in ("featadapt", "featadapt-noadapt", "sdc"):
         [r["drift_estimated_rel_l2"] for r in rs],
         "-o",
         label=f"{name}: belief",
+        color=COLORS[name],
     )
 rs = [r for r in rows if r["strategy"] == "featadapt" and r["experience"] > 0]
 ax.plot(
@@ -95,16 +98,17 @@ ax.plot(
     label="featadapt: no compensation",
 )
 ax.set(xlabel="experience", ylabel="relative L2 error vs true features")
-ax.legend()
+ax.set(xticks=range(2, 6), title="How wrong is what each method believes?")
+ax.legend(fontsize=8)
 ax.grid(alpha=0.3)
 fig.savefig(OUT / "drift.png", dpi=100)
 
 # %% [markdown]
 # ## 3. Looking at adaptation: stored features before and after, against the truth
 #
-# We train FA for two experiences and project, with a 2-D PCA, the probe
-# features of the first experience's classes: as stored (old backbone), after
-# the adapter, and as the new backbone really computes them.
+# We train FA for two experiences and look at the probe images of the first
+# experience's classes: their features as stored (old backbone), after the
+# adapter, and as the new backbone really computes them.
 
 # %%
 from avalanche.evaluation.metrics import accuracy_metrics
@@ -141,38 +145,56 @@ x = torch.cat([drift.x[c] for c in old])
     torch.utils.data.TensorDataset(x, torch.zeros(len(x))),
     device="cpu",
 )
-labels = np.concatenate([[c] * len(drift.x[c]) for c in old])
-allf = torch.cat([stale, adapted, true]).numpy()
-mean = allf.mean(0)
-_, _, vt = np.linalg.svd(allf - mean, full_matrices=False)
-proj = lambda f: (f.numpy() - mean) @ vt[:2].T
-fig, ax = plt.subplots(figsize=(6, 5))
-for feats, marker, name in (
-    (stale, "x", "stored (old backbone)"),
-    (adapted, "o", "adapted"),
-    (true, "^", "true new features"),
-):
-    p = proj(feats)
-    for c, col in zip(old, ("tab:blue", "tab:orange")):
-        m = labels == c
-        ax.scatter(
-            p[m, 0],
-            p[m, 1],
-            marker=marker,
-            c=col,
-            alpha=0.6,
-            s=18,
-            label=f"class {c}: {name}",
-        )
-ax.legend(fontsize=7)
-ax.set_title("PCA of old-class features after one more experience")
+# PCA axes of the true new features; one class, each probe drawn with a line
+# from its true feature to what FA stored (grey) and to what it adapted (red)
+mean = true.mean(0)
+_, _, vt = torch.linalg.svd(true - mean, full_matrices=False)
+
+
+def proj(f):
+    return ((f - mean) @ vt[:2].T).numpy()
+
+
+n = len(drift.x[old[0]])
+t, s_, a = proj(true[:n]), proj(stale[:n]), proj(adapted[:n])
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+for i in range(n):
+    ax.plot([t[i, 0], s_[i, 0]], [t[i, 1], s_[i, 1]], color="grey", lw=0.6)
+    ax.plot([t[i, 0], a[i, 0]], [t[i, 1], a[i, 1]], color="tab:red", lw=0.8)
+ax.scatter(*t.T, marker="^", c="black", s=18, label="true new features")
+ax.scatter(*s_.T, marker="x", c="grey", s=18, label="stored (old backbone)")
+ax.scatter(*a.T, marker="o", c="tab:red", s=14, label="adapted by FA")
+ax.set_title(f"Class {old[0]}: each probe, true vs stored vs adapted (PCA)")
+ax.legend(fontsize=8)
+err_stale = ((stale - true).norm(dim=1) / true.norm(dim=1)).numpy()
+err_adapted = ((adapted - true).norm(dim=1) / true.norm(dim=1)).numpy()
+bins = np.linspace(0, max(err_stale.max(), err_adapted.max()), 30)
+ax2.hist(
+    err_stale,
+    bins,
+    alpha=0.6,
+    color="grey",
+    label=f"stored: mean {err_stale.mean():.2f}",
+)
+ax2.hist(
+    err_adapted,
+    bins,
+    alpha=0.6,
+    color="tab:red",
+    label=f"adapted: mean {err_adapted.mean():.2f}",
+)
+ax2.set(xlabel="relative L2 error against the true new feature", ylabel="probes")
+ax2.set_title("Old classes' probes after experience 2")
+ax2.legend()
+fig.tight_layout()
 fig.savefig(OUT / "pca.png", dpi=100)
 print(
     "drift after experience 2:", {k: round(v, 3) for k, v in drift.history[-1].items()}
 )
 
 # %% [markdown]
-# The adapted features (circles) sit on the true ones (triangles); the stored
-# ones (crosses) do not. That is the whole idea of the method: memory holds
+# The red lines (adapted to true) are shorter than the grey ones (stored to
+# true): the adapter moves stored features most of the way to where the new
+# backbone puts them. That is the whole idea of the method: memory holds
 # features, and a small network learned on the current images keeps them
 # usable.
