@@ -72,6 +72,30 @@ def _require(path: Path, benchmark: str, data_root):
         )
 
 
+def _avalanche_split(generator, protocol, n_classes, seed, root):
+    """Avalanche's own SplitMNIST / SplitCIFAR100 from a local root, with
+    torch's global RNG left as it was (``nc_benchmark`` reseeds it)."""
+    n_exp, first = _avalanche_protocol(generator.__name__, protocol, n_classes)
+    extra = {"first_exp_with_half_classes": True} if first else {}
+    with torch.random.fork_rng(devices=[]):
+        return generator(
+            n_experiences=n_exp, seed=seed, dataset_root=str(root), **extra
+        )
+
+
+def _avalanche_protocol(name, protocol, n_classes):
+    """Avalanche's SplitMNIST has equal experiences only; its SplitCIFAR100
+    can also put half the classes first. Refuse the rest before any I/O."""
+    n_exp, first = parse_protocol(protocol, n_classes)
+    if first and (name != "SplitCIFAR100" or first != n_classes // 2):
+        allowed = "b0-N or b50-N" if name == "SplitCIFAR100" else "b0-N"
+        raise ValueError(
+            f"Protocol {protocol} is not available with Avalanche's {name}; "
+            f"use {allowed}."
+        )
+    return n_exp, first
+
+
 def make_benchmark(name: str, protocol: str, *, seed: int, data_root=None):
     """The benchmark ``name`` under ``protocol``, class order by ``seed``."""
     if name not in BENCHMARKS:
@@ -81,6 +105,7 @@ def make_benchmark(name: str, protocol: str, *, seed: int, data_root=None):
         n_exp, first = parse_protocol(protocol, 10)
         return SplitDigits(n_exp, first_exp_classes=first, seed=seed)
     if name == "split-mnist":
+        _avalanche_protocol("SplitMNIST", protocol, 10)
         _require(root / "MNIST" / "raw" if root else Path(), name, data_root)
         raw = root / "MNIST" / "raw"
         if not any(raw.glob("train-images-idx3-ubyte*")):
@@ -89,28 +114,15 @@ def make_benchmark(name: str, protocol: str, *, seed: int, data_root=None):
             )
         from avalanche.benchmarks.classic import SplitMNIST
 
-        n_exp, first = parse_protocol(protocol, 10)
-        with torch.random.fork_rng(devices=[]):
-            return SplitMNIST(
-                n_experiences=n_exp,
-                seed=seed,
-                dataset_root=str(root),
-                **({"first_exp_classes": first} if first else {}),
-            )
+        return _avalanche_split(SplitMNIST, protocol, 10, seed, root)
     if name == "split-cifar100":
+        _avalanche_protocol("SplitCIFAR100", protocol, 100)
         _require(
             root / "cifar-100-python" / "train" if root else Path(), name, data_root
         )
         from avalanche.benchmarks.classic import SplitCIFAR100
 
-        n_exp, first = parse_protocol(protocol, 100)
-        with torch.random.fork_rng(devices=[]):
-            return SplitCIFAR100(
-                n_experiences=n_exp,
-                seed=seed,
-                dataset_root=str(root),
-                **({"first_exp_classes": first} if first else {}),
-            )
+        return _avalanche_split(SplitCIFAR100, protocol, 100, seed, root)
     # imagenet-subset
     _require(root / "train" if root else Path(), name, data_root)
     _require(root / "val", name, data_root)
@@ -158,7 +170,3 @@ def model_factory_for(name: str):
     if name == "split-cifar100":
         return make_resnet32
     return make_resnet18
-
-
-def n_classes_of(benchmark) -> int:
-    return sum(benchmark.n_classes_per_exp)

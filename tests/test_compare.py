@@ -174,6 +174,13 @@ def test_cli_writes_csv_summary_and_plots(tmp_path):
     assert abs(float(first[0]["eval_accuracy"]) - float(rows[0]["new_accuracy"])) < 1e-4
 
 
+def test_protocols_avalanche_generators_cannot_build_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="use b0-N"):
+        make_benchmark("split-mnist", "b50-5", seed=0, data_root=tmp_path)
+    with pytest.raises(ValueError, match="use b0-N or b50-N"):
+        make_benchmark("split-cifar100", "b20-5", seed=0, data_root=tmp_path)
+
+
 def test_data_root_with_wrong_layout(tmp_path):
     (tmp_path / "cifar100").mkdir()  # a folder, but not the expected files
     with pytest.raises(FileNotFoundError, match="cifar-100-python"):
