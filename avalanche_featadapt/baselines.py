@@ -62,7 +62,7 @@ HYPERPARAMETERS = {
     # SplitDigits (DESIGN §7): lambda_cls = 0, a residual adapter with a
     # norm-matching MSE term, BatchNorm statistics frozen after the first
     # experience (BatchNormFreezer; the variants below all keep these).
-    "featadapt": _FA,
+    "featadapt": dict(_FA),
     # The same, storing features as float16 or int8 (one float32 scale per
     # feature): 2x / ~3.8x more features in the same bytes.
     "featadapt-fp16": {**_FA, "feature_dtype": "float16"},

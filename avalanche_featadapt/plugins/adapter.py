@@ -67,7 +67,7 @@ class AdapterTrainer(SupervisedPlugin):
     :param lambda_cls: weight of ``CE(g(phi(v_hat)), y)``, the paper's
         classification term, with g the strategy's current classifier. It
         sees only the current classes, so a large weight pulls adapted old
-        features toward them (DESIGN §7): small by default.
+        features toward them (DESIGN §7): 0 by default.
     :param lambda_mse: weight of ``||phi(v_hat) - v||^2 / mean ||v||^2``, which
         also matches norms (the cosine term is scale-free).
     :param input_noise: Gaussian noise added to v_hat in training, as a
