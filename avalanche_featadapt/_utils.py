@@ -103,7 +103,12 @@ def check_non_negative(name: str, value):
 
 
 def check_device(device) -> torch.device:
-    """A usable torch device, or a ValueError that says what to pass."""
+    """A usable torch device, or a ValueError that says what to pass.
+
+    The device is probed with a one-element tensor, so a device type that
+    this torch build or machine cannot use (``"mps"`` off Apple silicon, a
+    CUDA index that does not exist, ``"meta"``) is refused here, not at the
+    first ``train()``."""
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
@@ -115,7 +120,21 @@ def check_device(device) -> torch.device:
             f"device={device!r} but CUDA is not available on this machine; "
             "pass device='cpu'."
         )
+    if dev.type != "cpu":
+        try:
+            torch.zeros(1, device=dev).cpu()
+        except Exception as e:  # NotImplementedError, RuntimeError, Assertion...
+            raise ValueError(
+                f"device={device!r} cannot be used by this torch build on this "
+                f"machine ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
+                "pass device='cpu', or 'cuda' where CUDA is available."
+            ) from None
     return dev
+
+
+def _task_label_message(who: str, what: str) -> str:
+    """The first sentence of every refusal of task labels."""
+    return f"{who} is for class-incremental streams without task labels, but {what}."
 
 
 def check_experience(experience, who: str):
@@ -124,15 +143,38 @@ def check_experience(experience, who: str):
     labels = set(getattr(experience, "task_labels", [0]))
     if labels - {0}:
         raise ValueError(
-            f"{who} is for class-incremental streams without task labels, but this "
-            f"experience has task labels {sorted(labels)}. Build the benchmark "
-            "with task_labels=False (or return_task_id=False)."
+            _task_label_message(
+                who, f"this experience has task labels {sorted(labels)}"
+            )
+            + " Build the benchmark with task_labels=False (or "
+            "return_task_id=False)."
         )
     if len(experience.dataset) == 0:
         raise ValueError(
             f"Experience {experience.current_experience} has no training data; "
             "remove empty experiences from the stream."
         )
+
+
+def check_single_head(who: str, *modules) -> None:
+    """Refuse a multi-head model (an Avalanche ``MultiTaskModule`` such as
+    ``MTSimpleMLP``, anywhere in ``modules``): its forward needs task labels,
+    which these class-incremental methods never pass. Same message as
+    :func:`check_experience` gives for a stream with task labels."""
+    from avalanche.models import MultiTaskModule
+
+    for module in modules:
+        for sub in module.modules() if isinstance(module, nn.Module) else ():
+            if isinstance(sub, MultiTaskModule):
+                raise ValueError(
+                    _task_label_message(
+                        who,
+                        f"the model contains {type(sub).__name__}, a multi-head "
+                        "(task-label) Avalanche MultiTaskModule",
+                    )
+                    + " Use a single-head model, e.g. avalanche.models.SimpleMLP "
+                    "or avalanche_featadapt.make_digits_model()."
+                )
 
 
 @torch.no_grad()

@@ -16,6 +16,7 @@ from avalanche.training import ICaRL, JointTraining, LwF, Naive
 from avalanche.training.plugins import ReplayPlugin
 from avalanche.training.storage_policy import ClassBalancedBuffer
 
+from .memory import images_in_budget
 from .plugins import MaskedNCMClassifier
 from .strategies import FeatureAdaptationStrategy, SDCStrategy
 
@@ -139,9 +140,9 @@ def build_strategy(
         evaluator=evaluator,
     )
     ce = torch.nn.CrossEntropyLoss()
+    # images count as 8-bit pixels (memory.image_bytes), as MemoryBytes does
     x0 = benchmark.train_stream[0].dataset.eval()[0][0]
-    image_bytes = x0.numel() * x0.element_size()
-    n_images = memory_bytes // image_bytes
+    n_images = images_in_budget(memory_bytes, x0)
     if name == "naive":
         return Naive(model=model, criterion=ce, **common)
     if name == "joint":

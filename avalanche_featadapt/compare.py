@@ -20,6 +20,7 @@ import torch
 
 from ._utils import check_device
 from .baselines import MEMORY_STRATEGIES, STRATEGIES, build_strategy
+from .memory import image_bytes
 from .datasets import BENCHMARKS, make_benchmark, model_factory_for, parse_protocol
 
 __all__ = ["main", "run_comparison", "summarize"]
@@ -37,6 +38,8 @@ DEFAULT_STRATEGIES = [
     "featadapt-hybrid",
     "featadapt-noadapt",
 ]
+#: the default budget: the bytes of this many images of the benchmark
+DEFAULT_IMAGES = 200
 #: per benchmark: (epochs, Adam learning rate, batch size), shared by all
 DEFAULTS = {
     "split-digits": (20, 1e-4, 32),
@@ -190,7 +193,7 @@ def run_comparison(
     protocol: str = "b0-5",
     strategies=None,
     seeds=(0,),
-    memory_bytes: int = 51200,
+    memory_bytes: Optional[int] = None,
     epochs: Optional[int] = None,
     lr: Optional[float] = None,
     batch_size: Optional[int] = None,
@@ -211,7 +214,7 @@ def run_comparison(
         raise ValueError(
             f"Unknown benchmark {benchmark!r}; choose from {list(BENCHMARKS)}."
         )
-    if memory_bytes is None or memory_bytes <= 0:
+    if memory_bytes is not None and memory_bytes <= 0:
         needs = [s for s in strategies if s in MEMORY_STRATEGIES]
         if needs:
             raise ValueError(
@@ -232,6 +235,9 @@ def run_comparison(
         s: make_benchmark(benchmark, protocol, seed=s, data_root=data_root)
         for s in seeds
     }
+    if memory_bytes is None:  # the bytes of DEFAULT_IMAGES images (8-bit pixels)
+        x0 = benches[seeds[0]].train_stream[0].dataset.eval()[0][0]
+        memory_bytes = DEFAULT_IMAGES * image_bytes(x0)
     total = sum(len(b.train_stream) for b in benches.values()) * len(strategies)
     rows: List[Dict] = []
     with tqdm(total=total, desc="compare", disable=quiet, unit="exp") as bar:
@@ -585,8 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--memory-bytes",
         type=int,
-        default=51200,
-        help="memory budget in bytes (default 51200: 200 digit images " "as float32)",
+        default=None,
+        help="memory budget in bytes (default: 200 images of the benchmark as "
+        "8-bit pixels, 12800 on split-digits)",
     )
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)

@@ -1,9 +1,26 @@
-"""What a strategy holds in memory, in bytes, measured from its tensors, and
-an Avalanche metric that reports it."""
+"""What a strategy holds in memory, in bytes, and an Avalanche metric that
+reports it.
+
+One counting rule for the whole package (docs/comparison.md, "Memory in
+bytes"), written here and nowhere else:
+
+- an **image** costs its pixels at 8 bits, H x W x C bytes
+  (:func:`image_bytes`), whatever dtype the dataset's transform turned it
+  into: that is how images are stored on disk and how the paper and every
+  image benchmark count them;
+- a **feature**, prototype or quantisation scale costs its storage dtype's
+  bytes (:func:`tensor_bytes`): 4 per float32 value, 2 per float16, 1 per
+  int8.
+
+The byte budgets of Replay, iCaRL and the hybrid memory's images
+(:func:`images_in_budget`), the feature buffer's sizing and
+:class:`MemoryBytes` all use these two functions.
+"""
 
 from __future__ import annotations
 
-from typing import List
+from dataclasses import dataclass, field
+from typing import List, Optional
 
 import torch
 from avalanche.evaluation import PluginMetric
@@ -11,49 +28,127 @@ from avalanche.evaluation.metric_results import MetricValue
 
 from .plugins import FeatureBuffer, SDCPlugin
 
-__all__ = ["held_tensors", "memory_bytes_of", "MemoryBytes"]
+__all__ = [
+    "HeldMemory",
+    "MemoryBytes",
+    "held_memory",
+    "image_bytes",
+    "images_in_budget",
+    "memory_bytes_of",
+    "stored_tensors",
+    "tensor_bytes",
+]
 
 
-def _dataset_tensors(dataset) -> List[torch.Tensor]:
-    """The input tensors of a dataset, one per sample, as the strategy would
-    feed them (after the dataset's eval transform)."""
+def image_bytes(image) -> int:
+    """Bytes of an image (or a stack of images) stored as 8-bit pixels: one
+    byte per value, H x W x C for one image. A 1x8x8 digit costs 64 bytes,
+    a 3x32x32 CIFAR image 3,072, a 1x28x28 Fashion-MNIST image 784."""
+    return int(torch.as_tensor(image).numel())
+
+
+def tensor_bytes(t: torch.Tensor) -> int:
+    """Bytes of a tensor at its storage dtype (features, prototypes, scales)."""
+    return int(t.numel() * t.element_size())
+
+
+def images_in_budget(memory_bytes: int, image) -> int:
+    """How many images like ``image`` fit in ``memory_bytes``
+    (:func:`image_bytes` each)."""
+    return int(memory_bytes) // image_bytes(image)
+
+
+@dataclass
+class HeldMemory:
+    """What a memory holds: ``n_images`` images of ``bytes_per_image`` bytes
+    each (8-bit pixels) and ``tensors`` counted at their dtype."""
+
+    n_images: int = 0
+    bytes_per_image: int = 0
+    tensors: List[torch.Tensor] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        return self.n_images * self.bytes_per_image + sum(
+            tensor_bytes(t) for t in self.tensors
+        )
+
+    def __add__(self, other: "HeldMemory") -> "HeldMemory":
+        if self.n_images and other.n_images:
+            if self.bytes_per_image != other.bytes_per_image:
+                raise ValueError("Images of different sizes in one strategy.")
+        return HeldMemory(
+            self.n_images + other.n_images,
+            self.bytes_per_image or other.bytes_per_image,
+            self.tensors + other.tensors,
+        )
+
+
+def _dataset_images(dataset) -> HeldMemory:
+    """The images of an Avalanche dataset; they share one shape after the
+    eval transform, so the first one gives the size of all."""
+    n = len(dataset)
+    if n == 0:
+        return HeldMemory()
     ds = dataset.eval() if hasattr(dataset, "eval") else dataset
-    return [torch.as_tensor(ds[i][0]) for i in range(len(ds))]
+    return HeldMemory(n, image_bytes(ds[0][0]))
 
 
-def held_tensors(strategy) -> List[torch.Tensor]:
-    """Every memory tensor a continual-learning strategy holds between
-    experiences: stored features (FeatureBuffer), SDC prototypes, iCaRL's and
-    Replay's image exemplars, and JointTraining's whole training set. Model
-    weights and teachers are not counted (no paper counts them)."""
-    from avalanche.training import JointTraining
+def stored_tensors(plugin) -> Optional[HeldMemory]:
+    """What one memory plugin holds, or None for a plugin without memory.
+
+    This package's :class:`FeatureBuffer` has its own ``stored_tensors()``
+    (features and int8 scales) and :class:`SDCPlugin` its ``prototypes``.
+    Avalanche's ``ReplayPlugin`` and iCaRL's internal plugin have no such
+    accessor, so they are wrapped here, in one place: Replay's images are its
+    storage policy's ``buffer``, iCaRL's are its plugin's ``x_memory`` (one
+    tensor of images per class).
+    """
     from avalanche.training.plugins import ReplayPlugin
-    from avalanche.training.supervised.icarl import _ICaRLPlugin
 
-    out: List[torch.Tensor] = []
+    if isinstance(plugin, FeatureBuffer):
+        return HeldMemory(tensors=plugin.stored_tensors())
+    if isinstance(plugin, SDCPlugin):
+        return HeldMemory(tensors=list(plugin.prototypes.values()))
+    if isinstance(plugin, ReplayPlugin):
+        return _dataset_images(plugin.storage_policy.buffer)
+    x_memory = getattr(plugin, "x_memory", None)  # Avalanche's _ICaRLPlugin
+    if isinstance(x_memory, list):
+        held = [t for t in x_memory if len(t)]
+        n = sum(len(t) for t in held)
+        return HeldMemory(n, image_bytes(held[0][0]) if held else 0)
+    return None
+
+
+def held_memory(strategy) -> HeldMemory:
+    """Everything a strategy's plugins hold between experiences (see
+    :func:`stored_tensors`). Model weights and teachers are not counted (no
+    paper counts them). JointTraining's memory is its whole training set:
+    :class:`MemoryBytes` reads it from the strategy's ``adapted_dataset``
+    after training; outside training it is read from the experiences
+    Avalanche keeps (privately) in ``_experiences``."""
+    from avalanche.training import JointTraining
+
+    out = HeldMemory()
     for p in strategy.plugins:
-        if isinstance(p, FeatureBuffer):
-            out += p.stored_tensors()
-        elif isinstance(p, SDCPlugin):
-            out += list(p.prototypes.values())
-        elif isinstance(p, _ICaRLPlugin):
-            out += list(p.x_memory)
-        elif isinstance(p, ReplayPlugin):
-            out += _dataset_tensors(p.storage_policy.buffer)
+        held = stored_tensors(p)
+        if held is not None:
+            out = out + held
     if isinstance(strategy, JointTraining):
         for exp in getattr(strategy, "_experiences", []):
-            out += _dataset_tensors(exp.dataset)
+            out = out + _dataset_images(exp.dataset)
     return out
 
 
 def memory_bytes_of(strategy) -> int:
-    """Bytes of :func:`held_tensors`."""
-    return int(sum(t.numel() * t.element_size() for t in held_tensors(strategy)))
+    """Bytes of :func:`held_memory` under the package's counting rule."""
+    return held_memory(strategy).nbytes
 
 
 class MemoryBytes(PluginMetric[int]):
     """Avalanche metric: the bytes of the strategy's memory
-    (:func:`memory_bytes_of`), emitted after each training experience
+    (:func:`memory_bytes_of`; images at 8 bits per pixel, features at their
+    dtype), emitted after each training experience
     (``MemoryBytes/train_phase/...``) and after each evaluation
     (``MemoryBytes/eval_phase/...``), so every Avalanche logger shows it."""
 
@@ -68,15 +163,25 @@ class MemoryBytes(PluginMetric[int]):
         return self._value
 
     def _emit(self, strategy, phase: str):
-        self._value = memory_bytes_of(strategy)
         stream = getattr(strategy.experience, "origin_stream", None)
         name = f"MemoryBytes/{phase}/{getattr(stream, 'name', 'unknown')}_stream"
         return [MetricValue(self, name, self._value, strategy.clock.train_iterations)]
 
     def after_training_exp(self, strategy):
+        from avalanche.training import JointTraining
+
+        if isinstance(strategy, JointTraining):
+            # the concatenated training set, public while training
+            self._value = _dataset_images(strategy.adapted_dataset).nbytes
+        else:
+            self._value = memory_bytes_of(strategy)
         return self._emit(strategy, "train_phase")
 
     def after_eval(self, strategy):
+        from avalanche.training import JointTraining
+
+        if not isinstance(strategy, JointTraining):
+            self._value = memory_bytes_of(strategy)
         return self._emit(strategy, "eval_phase")
 
     def __str__(self):

@@ -12,14 +12,14 @@ from avalanche_featadapt.baselines import (
     icarl_memory_size,
 )
 from avalanche_featadapt.datasets import make_benchmark, parse_protocol
-from avalanche_featadapt.memory import held_tensors, memory_bytes_of
+from avalanche_featadapt.memory import image_bytes, memory_bytes_of
 from avalanche_featadapt import SplitDigits, make_digits_model
 from conftest import make_evaluator
 
 
 @pytest.mark.parametrize("name", MEMORY_STRATEGIES + ["naive", "lwf"])
 def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
-    budget = 12_800  # 50 digit images
+    budget = 12_800  # 200 digit images of 64 B (8-bit pixels), 50 float32 features
     from avalanche_featadapt.compare import _evaluator
 
     ev = _evaluator(None)
@@ -41,10 +41,11 @@ def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
         # count independently, straight from the strategy's own containers
         if name in ("icarl",):
             icarl = [p for p in s.plugins if type(p).__name__ == "_ICaRLPlugin"][0]
-            held = sum(x.numel() * 4 for x in icarl.x_memory)
+            held = sum(x.numel() for x in icarl.x_memory)  # 1 B per pixel
         elif name == "replay":
             rp = [p for p in s.plugins if type(p).__name__ == "ReplayPlugin"][0]
-            held = len(rp.storage_policy.buffer) * 64 * 4
+            held = len(rp.storage_policy.buffer) * 64
+            assert len(rp.storage_policy.buffer) == 200  # 200 images of 64 B
         elif name.startswith("sdc"):
             held = len(s.sdc.prototypes) * 64 * 4
         elif name.startswith("featadapt"):
@@ -54,13 +55,20 @@ def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
             per = {"fp16": 64 * 2, "int8": 64 * 1 + 4}.get(dtype, 64 * 4)
             held = len(s.buffer) * per
             if s.image_memory is not None:
-                held += len(s.image_memory.storage_policy.buffer) * 64 * 4
+                held += len(s.image_memory.storage_policy.buffer) * 64
         else:
             held = 0
         assert reported == held == memory_bytes_of(s)
         assert reported <= budget
         if name in MEMORY_STRATEGIES:
             assert reported > 0
+
+
+def test_images_count_as_8_bit_pixels():
+    # independent of the dataset's float32 transform: H x W x C bytes
+    assert image_bytes(torch.zeros(1, 8, 8)) == 64
+    assert image_bytes(torch.zeros(3, 32, 32)) == 3_072
+    assert image_bytes(torch.zeros(1, 28, 28, dtype=torch.float64)) == 784
 
 
 def test_icarl_memory_size_never_exceeds_images():
@@ -215,7 +223,7 @@ def test_hybrid_memory_never_exceeds_its_budget(budget, fraction, dtype):
     for exp in bm.train_stream[:3]:
         s.train(exp)
         images = len(s.image_memory.storage_policy.buffer)
-        assert images <= int(fraction * budget) // 256
+        assert images <= int(fraction * budget) // 64  # 8-bit 8x8 digits
         if exp.current_experience > 0:  # the stored images gave pairs too
             assert s.adapter.history[-1]["n_pairs"] > len(exp.dataset)
-        assert memory_bytes_of(s) == s.buffer.nbytes + images * 256 <= budget
+        assert memory_bytes_of(s) == s.buffer.nbytes + images * 64 <= budget

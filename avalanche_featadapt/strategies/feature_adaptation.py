@@ -203,8 +203,9 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         from avalanche.training.plugins import ReplayPlugin
         from avalanche.training.storage_policy import ClassBalancedBuffer
 
-        x0 = exp.dataset.eval()[0][0]
-        image_bytes = x0.numel() * x0.element_size()
+        from ..memory import image_bytes as bytes_of_image  # the one rule
+
+        image_bytes = bytes_of_image(exp.dataset.eval()[0][0])  # 8-bit pixels
         n_images = int(self.image_fraction * self.memory_bytes) // image_bytes
         if n_images < 1:
             raise ValueError(
