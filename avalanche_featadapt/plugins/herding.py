@@ -33,6 +33,14 @@ class HerdingSelector:
     ``mode="random"`` draws m indices without replacement from ``generator``;
     ``mode="closest"`` takes the m vectors nearest to the class mean.
 
+    It is a selector, not an Avalanche plugin: it has no step of the training
+    loop of its own. :class:`FeatureBuffer` calls it
+    (``FeatureBuffer(selector=HerdingSelector(mode="random"), ...)``, or
+    ``FeatureAdaptationStrategy(selector=...)``), and it selects rows of any
+    (n, d) tensor on its own: ``HerdingSelector()(features, m)``. Passed to a
+    strategy's ``plugins=`` it raises a ValueError at ``train()`` rather than
+    being silently ignored.
+
     :param mode: "herding" (default), "random" or "closest".
     :param normalize: L2-normalise features before selecting (iCaRL does).
     :param seed: seed of the random mode's generator.
@@ -48,6 +56,15 @@ class HerdingSelector:
 
     def __call__(self, features: torch.Tensor, m: int) -> torch.Tensor:
         return self.select(features, m)
+
+    def before_training(self, strategy, **kwargs):
+        """Refuse use as a plugin (Avalanche calls every object in
+        ``plugins=`` that has this method)."""
+        raise ValueError(
+            "HerdingSelector is an exemplar selector, not a plugin: pass it to "
+            "FeatureBuffer(selector=...) or FeatureAdaptationStrategy(selector=...),"
+            " not in plugins=."
+        )
 
     @torch.no_grad()
     def select(self, features: torch.Tensor, m: int) -> torch.Tensor:

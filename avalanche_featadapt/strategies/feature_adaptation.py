@@ -13,7 +13,13 @@ from torch import nn
 from torch.nn import CrossEntropyLoss
 from torch.optim import Optimizer
 
-from .._utils import check_device, check_experience, check_positive, split_model
+from .._utils import (
+    check_device,
+    check_experience,
+    check_positive,
+    check_single_head,
+    split_model,
+)
 from ..plugins import (
     AdapterTrainer,
     BatchNormFreezer,
@@ -141,6 +147,8 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         if not isinstance(optimizer, Optimizer):
             raise ValueError("optimizer must be a torch.optim.Optimizer.")
         check_device(device)
+        # a multi-head model needs task labels: refused like a task-label stream
+        check_single_head(type(self).__name__, model, feature_extractor, classifier)
         split = split_model(
             model=model,
             feature_extractor=feature_extractor,

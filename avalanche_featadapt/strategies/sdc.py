@@ -14,7 +14,13 @@ from avalanche.training.templates import SupervisedTemplate
 from torch import nn
 from torch.optim import Optimizer
 
-from .._utils import check_device, check_experience, check_positive, split_model
+from .._utils import (
+    check_device,
+    check_experience,
+    check_positive,
+    check_single_head,
+    split_model,
+)
 from ..plugins import DistillationRegularizer, MaskedNCMClassifier, SDCPlugin
 
 __all__ = ["SDCStrategy", "TripletLoss"]
@@ -96,6 +102,8 @@ class SDCStrategy(SupervisedTemplate):
                 f"regularizer must be 'none' or 'distill', got {regularizer!r}."
             )
         check_device(device)
+        # a multi-head model needs task labels: refused like a task-label stream
+        check_single_head(type(self).__name__, model, feature_extractor, classifier)
         split = split_model(
             model=model,
             feature_extractor=feature_extractor,
