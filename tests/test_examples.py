@@ -44,8 +44,4 @@ def test_compare_baselines_example(tmp_path):
     ).exists()
 
 
-def test_tutorial_writes_its_plots(tmp_path):
-    out = run("tutorial.py", tmp_path, FEATADAPT_FAST="1")
-    for png in ("accuracy.png", "drift.png", "pca.png"):
-        assert (tmp_path / "tutorial_out" / png).stat().st_size > 5000
-    assert "drift after experience 2" in out
+# the tutorial runs as its notebook in tests/test_tutorial.py
