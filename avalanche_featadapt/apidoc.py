@@ -24,11 +24,17 @@ MODULES = [
     "avalanche_featadapt.memory",
     "avalanche_featadapt.drift",
     "avalanche_featadapt.loggers",
-    "avalanche_featadapt.benchmarks",
+    "avalanche_featadapt.benchmarks.digits",
+    "avalanche_featadapt.benchmarks.arrays",
+    "avalanche_featadapt.benchmarks.real",
+    "avalanche_featadapt.benchmarks.protocol",
     "avalanche_featadapt.models",
-    "avalanche_featadapt.baselines",
-    "avalanche_featadapt.datasets",
-    "avalanche_featadapt.compare",
+    "avalanche_featadapt.compare.registry",
+    "avalanche_featadapt.compare.build",
+    "avalanche_featadapt.compare.run",
+    "avalanche_featadapt.compare.report",
+    "avalanche_featadapt.compare.plots",
+    "avalanche_featadapt.compare.cli",
 ]
 
 

@@ -13,6 +13,7 @@ def final_acc():
     rows = run_comparison(
         strategies=["featadapt", "featadapt-noadapt", "sdc", "sdc-nocomp"],
         seeds=[0, 1, 2],
+        memory_bytes=51_200,  # FA/SDC budgets unchanged by the 8-bit image rule
         quiet=True,
     )
     return {k: np.array(v["final"]) for k, v in stats(rows).items()}

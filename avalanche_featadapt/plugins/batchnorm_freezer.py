@@ -20,7 +20,7 @@ class BatchNormFreezer(SupervisedPlugin):
     features move far. On SplitDigits 5x2 (seeds 0-2) FA reaches 91.8 %
     final accuracy with frozen statistics and 85.8 % without; the adapted
     old features' relative L2 error after five experiences is 0.33 against
-    0.54 (``benchmarks/splitdigits_fa.py`` prints both).
+    0.54 (``perf/splitdigits_fa.py`` prints both).
 
     :param after_experiences: how many experiences train BatchNorm normally
         before its statistics are frozen.

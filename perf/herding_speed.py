@@ -3,7 +3,7 @@ step, stops after m) against Avalanche's HerdingSelectionStrategy (orders all
 n, an n x d candidate matrix per step), on L2-normalised random float32 features.
 Checks that both select the same m indices.
 
-    .venv/bin/python benchmarks/herding_speed.py [--device cuda]
+    .venv/bin/python perf/herding_speed.py [--device cuda]
 """
 
 import argparse

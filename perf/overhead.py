@@ -3,7 +3,7 @@
 method adds after it (teacher copy, feature-pair extraction, adapter
 training, buffer update, classifier retraining).
 
-    .venv/bin/python benchmarks/overhead.py [--epochs 20] [--device cpu]
+    .venv/bin/python perf/overhead.py [--epochs 20] [--device cpu]
 """
 
 import argparse

@@ -3,7 +3,7 @@ replaces, and the accuracy cost of float16 and int8 features against float32
 on SplitDigits 5x2 (3 seeds), at the same number of features and at the same
 bytes.
 
-    .venv/bin/python benchmarks/compression.py [--seeds 0 1 2]
+    .venv/bin/python perf/compression.py [--seeds 0 1 2]
 """
 
 import argparse

@@ -2,7 +2,7 @@
 FA, the "FA without adapter" ablation (stale features) and Naive, at a feature
 budget of 51,200 bytes. Prints final and average incremental accuracy.
 
-    .venv/bin/python benchmarks/splitdigits_fa.py [--seeds 0 1 2] [--dtype float16]
+    .venv/bin/python perf/splitdigits_fa.py [--seeds 0 1 2] [--dtype float16]
 """
 
 import argparse

@@ -1,0 +1,42 @@
+"""Benchmarks: every builder of the package. Which benchmarks the comparison
+offers, with their models and training settings, is one record each in
+:mod:`avalanche_featadapt.compare.registry`.
+
+- :func:`SplitDigits`: embedded (scikit-learn's 8x8 digits);
+- :func:`SplitArrays`, :func:`split_npz`: any uint8 image arrays, e.g. the
+  Fashion-MNIST subset (``--benchmark npz --data-root FILE.npz``);
+- :func:`split_mnist`, :func:`split_fashion_mnist`: torchvision's raw files;
+- :func:`split_cifar100`, :func:`split_imagefolder`: CIFAR-100 and ImageNet
+  subsets.
+
+Every ``split_*`` builder is called as ``(protocol, seed=, data_root=)``.
+
+Nothing is ever downloaded.
+"""
+
+from .arrays import (
+    SplitArrays,
+    load_npz,
+    split_fashion_mnist,
+    split_mnist,
+    split_npz,
+    split_torchvision,
+)
+from .digits import SplitDigits, digits_tensors, split_digits
+from .protocol import parse_protocol
+from .real import split_cifar100, split_imagefolder
+
+__all__ = [
+    "SplitArrays",
+    "SplitDigits",
+    "digits_tensors",
+    "load_npz",
+    "parse_protocol",
+    "split_cifar100",
+    "split_digits",
+    "split_fashion_mnist",
+    "split_mnist",
+    "split_imagefolder",
+    "split_npz",
+    "split_torchvision",
+]

@@ -1,0 +1,129 @@
+"""CIFAR-100 and ImageNet subsets from a local folder. Nothing is downloaded:
+a missing or damaged file gives a clear error naming the expected layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .protocol import parse_protocol
+
+__all__ = [
+    "CIFAR100_LAYOUT",
+    "IMAGEFOLDER_LAYOUT",
+    "split_cifar100",
+    "split_imagefolder",
+]
+
+CIFAR100_LAYOUT = (
+    "DATA_ROOT/cifar-100-python/{train,test,meta} (the extracted python version "
+    "of CIFAR-100)"
+)
+IMAGEFOLDER_LAYOUT = (
+    "DATA_ROOT/train/<class>/*.JPEG and DATA_ROOT/val/<class>/*.JPEG "
+    "(torchvision ImageFolder layout, the same class folders in both)"
+)
+#: ImageNet's channel statistics (torchvision's reference training scripts)
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+def _require(path: Path, name: str, data_root, layout: str):
+    if data_root is None:
+        raise FileNotFoundError(
+            f"--benchmark {name} needs --data-root: nothing is downloaded. "
+            f"Expected layout: {layout}"
+        )
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{name}: {path} not found (nothing is downloaded). Expected "
+            f"layout: {layout}"
+        )
+
+
+def _nc(train, test, protocol, n_classes, seed, **kwargs):
+    from avalanche.benchmarks import nc_benchmark
+
+    n_exp, first = parse_protocol(protocol, n_classes)
+    with torch.random.fork_rng(devices=[]):  # nc_benchmark reseeds torch
+        return nc_benchmark(
+            train,
+            test,
+            n_exp,
+            task_labels=False,
+            seed=seed,
+            per_exp_classes={0: first} if first else None,
+            **kwargs,
+        )
+
+
+def split_cifar100(protocol: str, *, seed: int, data_root):
+    """Split CIFAR-100 with Avalanche's own ``SplitCIFAR100`` transforms
+    (random crop 32 with padding 4, horizontal flip, normalisation), built
+    with ``nc_benchmark`` from torchvision's reader with ``download=False``
+    (Avalanche's own loader downloads when a file is missing or damaged)."""
+    from avalanche.benchmarks.classic.ccifar100 import (
+        _default_cifar100_eval_transform,
+        _default_cifar100_train_transform,
+    )
+    from torchvision.datasets import CIFAR100
+
+    parse_protocol(protocol, 100)  # before any I/O
+    root = Path(data_root).expanduser() if data_root is not None else None
+    base = root / "cifar-100-python" if root else Path()
+    _require(base, "split-cifar100", data_root, CIFAR100_LAYOUT)
+    for f in ("train", "test", "meta"):
+        _require(base / f, "split-cifar100", data_root, CIFAR100_LAYOUT)
+    try:
+        train, test = (CIFAR100(str(root), train=t, download=False) for t in (1, 0))
+    except RuntimeError as e:  # torchvision's checksum: damaged files
+        raise ValueError(
+            f"split-cifar100: {base} is damaged ({e}); nothing is downloaded. "
+            f"Layout: {CIFAR100_LAYOUT}"
+        ) from e
+    return _nc(
+        train,
+        test,
+        protocol,
+        100,
+        seed,
+        train_transform=_default_cifar100_train_transform,
+        eval_transform=_default_cifar100_eval_transform,
+    )
+
+
+def split_imagefolder(protocol: str, *, seed: int, data_root, size: int = 224):
+    """``imagenet-subset``: class folders under ``train/`` and ``val/``.
+    Training uses the usual ImageNet augmentation (random resized crop to
+    ``size`` and horizontal flip); evaluation, and every image a strategy
+    stores, uses resize to ``size * 8 / 7`` (256 for 224) and a centre crop
+    (torchvision's reference recipe)."""
+    from torchvision import transforms as T
+    from torchvision.datasets import ImageFolder
+
+    root = Path(data_root).expanduser() if data_root is not None else None
+    for sub in ("train", "val"):
+        _require(
+            root / sub if root else Path(),
+            "imagenet-subset",
+            data_root,
+            IMAGEFOLDER_LAYOUT,
+        )
+    norm = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    train_tf = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip()] + norm)
+    eval_tf = T.Compose([T.Resize(size * 8 // 7), T.CenterCrop(size)] + norm)
+    train, test = ImageFolder(str(root / "train")), ImageFolder(str(root / "val"))
+    if train.classes != test.classes:
+        raise ValueError(
+            "imagenet-subset: train/ and val/ have different class folders. "
+            f"{IMAGEFOLDER_LAYOUT}"
+        )
+    return _nc(
+        train,
+        test,
+        protocol,
+        len(train.classes),
+        seed,
+        train_transform=train_tf,
+        eval_transform=eval_tf,
+    )

@@ -1,0 +1,201 @@
+"""The ``featadapt`` command line: ``featadapt compare``, ``featadapt
+report`` and ``featadapt list``. A bare ``featadapt`` prints this help."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import warnings
+from pathlib import Path
+
+from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
+from .run import DEFAULT_SWEEP_IMAGES, OUTPUTS, ComparisonFailed, run_comparison
+
+__all__ = ["build_parser", "main"]
+
+_SWEEP = ", ".join(map(str, DEFAULT_SWEEP_IMAGES))
+
+
+def _add_compare(sub):
+    p = sub.add_parser(
+        "compare",
+        help="run every strategy side by side at one or several memory budgets",
+        description="Compare feature adaptation with iCaRL, LwF, SDC, Replay, "
+        "Naive and Joint at memory budgets in bytes (images at 8 bits per pixel, "
+        "features at their dtype); writes results.csv, summary.md and plots.",
+    )
+    p.add_argument("--benchmark", default="split-digits", choices=list(BENCHMARKS))
+    p.add_argument(
+        "--data-root",
+        default=None,
+        help="local dataset folder, or FILE.npz for --benchmark npz (nothing is "
+        "downloaded)",
+    )
+    p.add_argument(
+        "--protocol",
+        default="b0-5",
+        help="b0-N: N equal experiences; bP-N: P%% of the classes first, "
+        "then N experiences (b50-5, b50-10, b50-25)",
+    )
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=DEFAULT_STRATEGIES,
+        metavar="NAME",
+        help=f"from {list(STRATEGIES)} (default: {' '.join(DEFAULT_STRATEGIES)})",
+    )
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument(
+        "--memory-bytes",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help=f"one or several budgets in bytes (default: the bytes of {_SWEEP} "
+        "images of the benchmark; on split-digits 3200 12800 51200)",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="default: the benchmark's")
+    p.add_argument("--lr", type=float, default=None, help="default: the benchmark's")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="default: the benchmark's"
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=None, help="default: results/<benchmark>")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_compare)
+
+
+def _add_report(sub):
+    p = sub.add_parser(
+        "report",
+        help="rewrite summary.md and the plots from a results.csv",
+        description="Rewrite summary.md and the plots of a comparison folder "
+        "from its results.csv (e.g. after a partial run).",
+    )
+    p.add_argument("folder", help="the --out folder of a comparison")
+    p.set_defaults(func=_report)
+
+
+def _add_list(sub):
+    p = sub.add_parser(
+        "list",
+        help="list the strategies and benchmarks, with their settings and sources",
+        description="The registry: every strategy and benchmark with its "
+        "hyperparameters and where they come from.",
+    )
+    p.set_defaults(func=_list)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``featadapt`` and its subcommands."""
+    p = argparse.ArgumentParser(
+        prog="featadapt",
+        description="Memory-efficient feature adaptation (Iscen et al., ECCV "
+        "2020) in Avalanche: the side-by-side comparison.",
+        epilog="Run `featadapt SUBCOMMAND --help` for a subcommand's options.",
+    )
+    sub = p.add_subparsers(title="subcommands", dest="command", metavar="SUBCOMMAND")
+    _add_compare(sub)
+    _add_report(sub)
+    _add_list(sub)
+    return p
+
+
+def _error(msg) -> int:
+    print(f"featadapt compare: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _compare(args) -> int:
+    out = Path(args.out or f"results/{args.benchmark}")
+    try:
+        with warnings.catch_warnings():
+            # Avalanche re-enables its own deprecation warnings on each call;
+            # they are not the user's to act on here.
+            warnings.simplefilter("ignore")
+            warnings.showwarning = lambda *a, **k: None
+            run_comparison(
+                benchmark=args.benchmark,
+                protocol=args.protocol,
+                strategies=args.strategies,
+                seeds=args.seeds,
+                memory_bytes=args.memory_bytes,
+                default_images=DEFAULT_SWEEP_IMAGES,
+                epochs=args.epochs,
+                lr=args.lr,
+                batch_size=args.batch_size,
+                device=args.device,
+                data_root=args.data_root,
+                out=out,
+                quiet=args.quiet,
+            )
+    except ComparisonFailed as e:
+        if (out / "summary.md").exists():
+            print((out / "summary.md").read_text())
+        return _error(f"{e} See {out / 'results.csv'}.") - 1
+    except (ValueError, OSError) as e:
+        return _error(e)
+    print((out / "summary.md").read_text())
+    print("Wrote " + ", ".join(str(out / f) for f in OUTPUTS if (out / f).exists()))
+    return 0
+
+
+def read_results(path) -> list:
+    """The rows of a results.csv, with numbers as numbers."""
+    ints = {"seed", "budget_bytes", "experience", "classes_seen", "memory_bytes"}
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            rows.append(
+                {
+                    k: v if k == "strategy" else int(v) if k in ints else float(v)
+                    for k, v in r.items()
+                }
+            )
+    return rows
+
+
+def _report(args) -> int:
+    from .plots import plot_all
+    from .report import summarize
+
+    folder = Path(args.folder)
+    try:
+        rows = read_results(folder / "results.csv")
+    except (OSError, ValueError, KeyError) as e:
+        return _error(f"cannot read {folder / 'results.csv'}: {e}")
+    if not rows:
+        return _error(f"{folder / 'results.csv'} has no rows.")
+    (folder / "summary.md").write_text(summarize(rows, f"from {folder}"))
+    written = plot_all(rows, folder)
+    print("Wrote " + ", ".join(map(str, [folder / "summary.md", *written])))
+    return 0
+
+
+def _list(args) -> int:
+    print("Strategies (name, memory, hyperparameters; source):")
+    for s in STRATEGIES.values():
+        print(f"  {s.name:18} {s.memory:6} {s.hyperparameters}\n{'':26}{s.source}")
+    print("\nBenchmarks (name: epochs, Adam lr, batch, schedule; source; layout):")
+    for b in BENCHMARKS.values():
+        print(
+            f"  {b.name}: {b.epochs} epochs, lr {b.lr}, batch {b.batch_size}, "
+            f"{b.schedule}\n      {b.source}"
+        )
+        print(f"      data: {b.layout or 'embedded (scikit-learn)'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """``featadapt [SUBCOMMAND] ...``; with no arguments, print the help."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return args.func(args)

@@ -1,0 +1,222 @@
+"""The one registry of the comparison: each strategy and each benchmark is
+one record. Everything else (the CLI's choices, the defaults, the report's
+orderings, the plots' colours, the memory check) reads these records.
+``featadapt list`` prints them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Tuple
+
+from .. import benchmarks as B
+from ..benchmarks.arrays import NPZ_LAYOUT, TORCHVISION_LAYOUT
+from ..benchmarks.real import CIFAR100_LAYOUT, IMAGEFOLDER_LAYOUT
+
+__all__ = [
+    "BENCHMARKS",
+    "BenchmarkSpec",
+    "DEFAULT_STRATEGIES",
+    "STRATEGIES",
+    "StrategySpec",
+]
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One strategy of the comparison.
+
+    :param name: its CLI name.
+    :param kind: how :func:`~avalanche_featadapt.compare.build.build_strategy`
+        builds it ("naive", "joint", "lwf", "icarl", "replay", "sdc", "fa").
+    :param hyperparameters: its own keyword arguments.
+    :param source: where they come from.
+    :param memory: "none", "fixed" (a memory whose size does not depend on the
+        budget, e.g. SDC's prototypes) or "budget" (sized to fit the budget).
+    :param color: its colour in every plot.
+    :param drift: whether ``DriftMetric`` can follow its belief about old
+        features.
+    :param default: whether ``featadapt compare`` runs it by default.
+    :param versus: (other strategy, question) pairs the report answers.
+    """
+
+    name: str
+    kind: str
+    hyperparameters: dict
+    source: str
+    memory: str
+    color: str
+    drift: bool = False
+    default: bool = True
+    versus: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def keeps_memory(self) -> bool:
+        return self.memory != "none"
+
+    @property
+    def uses_budget(self) -> bool:
+        return self.memory == "budget"
+
+
+_FA = {"lambda_kd": 1.0, "lambda_fd": 1.0, "head_epochs": 30}
+_FA_SRC = (
+    "Iscen et al., ECCV 2020: KD + cosine feature distillation (Sec. 3.1), an "
+    "MLP adapter with a cosine loss (Sec. 3.2), herding on features, the "
+    "classifier retrained on the memory; weights tuned on SplitDigits "
+    "(docs/method.md, 'Choices made here, and why')"
+)
+_SDC = {"sigma": 0.3, "loss": "ce", "regularizer": "distill"}
+_SDC_SRC = (
+    "Yu et al., SDC, CVPR 2020: sigma = 0.3 on L2-normalised embeddings "
+    "(official code yulu0724/SDC-IL); E-LwF+SDC is the paper's best variant"
+)
+_ICARL_SRC = (
+    "Rebuffi et al., CVPR 2017, Sec. 3: a fixed memory of K images split evenly "
+    "over classes, herding, nearest mean of exemplars"
+)
+_REPLAY_SRC = (
+    "experience replay of images from a class-balanced buffer (Avalanche's "
+    "ReplayPlugin with ClassBalancedBuffer)"
+)
+_EQ = "at the same bytes"
+S = StrategySpec
+# fmt: off
+_RECORDS = [
+    S("naive", "naive", {}, "fine-tuning: the lower bound", "none", "tab:gray"),
+    S("joint", "joint", {}, "all experiences at once: the upper bound", "none",
+      "black"),
+    S("lwf", "lwf", {"alpha": 1.0, "temperature": 2.0},
+      "Li & Hoiem, TPAMI 2017, Sec. 3: lambda_o = 1, T = 2", "none", "tab:orange",
+      versus=(("naive", "LwF vs Naive"),)),
+    S("icarl", "icarl", {"fixed_memory": True}, _ICARL_SRC, "budget", "tab:green"),
+    S("replay", "replay", {}, _REPLAY_SRC, "budget", "tab:olive"),
+    S("sdc", "sdc", dict(_SDC), _SDC_SRC, "fixed", "tab:blue", drift=True,
+      versus=(("sdc-nocomp",
+               "SDC vs its base E-LwF (same training, stale prototypes)"),)),
+    S("sdc-nocomp", "sdc", {**_SDC, "compensate": False},
+      _SDC_SRC + "; E-LwF: the same without compensation", "fixed", "tab:cyan",
+      drift=True),
+    S("sdc-ft", "sdc", {**_SDC, "regularizer": "none"},
+      _SDC_SRC + "; E-FT+SDC: no distillation", "fixed", "tab:purple",
+      drift=True, default=False),
+    S("featadapt", "fa", dict(_FA), _FA_SRC, "budget", "tab:red", drift=True,
+      versus=(("featadapt-noadapt",
+               "Does the adapter help? (FA vs FA without adapter)"),
+              ("icarl", f"FA vs iCaRL (image exemplars) {_EQ}"),
+              ("replay", f"FA vs Replay (image exemplars) {_EQ}"))),
+    S("featadapt-fp16", "fa", {**_FA, "feature_dtype": "float16"},
+      _FA_SRC + "; features stored as float16", "budget", "tab:brown",
+      drift=True, default=False),
+    S("featadapt-int8", "fa", {**_FA, "feature_dtype": "int8"},
+      _FA_SRC + "; features stored as int8, one float32 scale each", "budget",
+      "darkred", drift=True,
+      versus=(("icarl", f"FA with int8 features vs iCaRL {_EQ}"),
+              ("replay", f"FA with int8 features vs Replay {_EQ}"))),
+    S("featadapt-hybrid", "fa",
+      {**_FA, "feature_dtype": "int8", "image_fraction": 0.5},
+      _FA_SRC + "; the paper's 'Ours-hybrid': half the bytes images (replayed, "
+      "and giving the adapter pairs), half int8 features", "budget", "gold",
+      drift=True,
+      versus=(("replay", f"FA hybrid (images + int8 features) vs Replay {_EQ}"),)),
+    S("featadapt-noadapt", "fa", {**_FA, "adapt": False},
+      _FA_SRC + "; ablation: no adapter, the stored features go stale", "budget",
+      "tab:pink", drift=True),
+]
+# fmt: on
+STRATEGIES: Dict[str, StrategySpec] = {r.name: r for r in _RECORDS}
+DEFAULT_STRATEGIES = [r.name for r in _RECORDS if r.default]
+
+
+def _small_cnn(in_channels: int):
+    """The small CNN (:class:`~avalanche_featadapt.models.DigitsCNN` at width
+    16, 64-d feature, cosine head) for images of any size (adaptive pooling)
+    with ``in_channels`` channels."""
+
+    def factory(*, initial_classes: int = 2, width: int = 16):
+        from ..models import CosineIncrementalClassifier, DigitsCNN
+        from ..models import FeatureClassifierModel
+
+        kw = {"in_channels": in_channels} if in_channels != 1 else {}
+        return FeatureClassifierModel(
+            DigitsCNN(64, width=width, **kw),
+            CosineIncrementalClassifier(64, initial_classes),
+        )
+
+    return factory
+
+
+def _digits_cnn(in_channels: int):
+    from ..models import make_digits_model
+
+    return make_digits_model
+
+
+def _resnet32(in_channels: int):
+    from ..models import make_resnet32
+
+    return lambda **kw: make_resnet32(in_channels=in_channels, **kw)
+
+
+def _resnet18(in_channels: int):
+    from ..models import make_resnet18
+
+    return make_resnet18
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """One benchmark of the comparison.
+
+    :param name: its CLI name.
+    :param build: ``(protocol, seed=, data_root=) -> benchmark``.
+    :param layout: what ``--data-root`` must hold ("" if embedded).
+    :param model: ``in_channels -> model factory``; the factory is called as
+        ``factory(initial_classes=...)`` for a fresh model.
+    :param epochs, lr, batch_size: the shared training settings (Adam).
+    :param schedule: the learning-rate schedule.
+    :param source: where the settings come from.
+    :param image_shape: C x H x W of an image as stored (for the budgets),
+        or None when it depends on the file.
+    """
+
+    name: str
+    build: Callable
+    layout: str
+    model: Callable
+    epochs: int
+    lr: float
+    batch_size: int
+    schedule: str
+    source: str
+    image_shape: Optional[Tuple[int, int, int]] = None
+
+
+_FASHION = (
+    "../shared/data/README.md measured Replay and FA on the Fashion-MNIST subset "
+    "with Adam 1e-3, 5 epochs, batch 64; the small CNN at width 16 keeps a "
+    "5-strategy sweep within minutes on 2 CPU cores"
+)
+_CIFAR = (
+    "ResNet-32 as in iCaRL (Rebuffi et al., CVPR 2017); Adam 1e-3 for 60 "
+    "epochs instead of iCaRL's SGD 2.0 for 70, to share one optimiser"
+)
+_INET = "ResNet-18 as in the paper's ImageNet runs; Adam 1e-3, 30 epochs"
+_TV = TORCHVISION_LAYOUT
+BS = BenchmarkSpec
+# fmt: off
+BENCHMARKS: Dict[str, BenchmarkSpec] = {b.name: b for b in [
+    BS("split-digits", B.split_digits, "", _digits_cnn, 20, 1e-4, 32, "constant",
+       "tuned on SplitDigits 5x2 for FA (docs/results.md)", (1, 8, 8)),
+    BS("npz", B.split_npz, NPZ_LAYOUT, _small_cnn, 5, 1e-3, 64, "constant",
+       _FASHION + "; as many input channels as the file's images"),
+    BS("split-fashion-mnist", B.split_fashion_mnist,
+       _TV.format(name="FashionMNIST"), _small_cnn, 5, 1e-3, 64, "constant",
+       _FASHION, (1, 28, 28)),
+    BS("split-mnist", B.split_mnist, _TV.format(name="MNIST"), _resnet32, 5, 1e-3,
+       128, "constant", "ResNet-32; MNIST is learnt in a few epochs", (1, 28, 28)),
+    BS("split-cifar100", B.split_cifar100, CIFAR100_LAYOUT, _resnet32, 60, 1e-3,
+       128, "constant", _CIFAR, (3, 32, 32)),
+    BS("imagenet-subset", B.split_imagefolder, IMAGEFOLDER_LAYOUT, _resnet18, 30,
+       1e-3, 64, "constant", _INET, (3, 224, 224)),
+]}
+# fmt: on

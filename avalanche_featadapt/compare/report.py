@@ -1,0 +1,252 @@
+"""Statistics over seeds, the crossover of accuracy-versus-memory curves, and
+summary.md."""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .registry import STRATEGIES
+
+__all__ = ["crossings", "crossover", "fmt_bytes", "stats", "summarize"]
+
+_KEYS = ("final", "avg_inc", "forgetting", "memory", "wall", "min_new")
+
+
+def budgets_of(rows: List[Dict]) -> List[int]:
+    """The budgets of ``rows``, ascending."""
+    return sorted({r.get("budget_bytes") for r in rows}, key=lambda b: b or 0)
+
+
+def stats(rows: List[Dict], budget: Optional[int] = None) -> Dict[str, Dict]:
+    """Per strategy, over seeds, at one budget: final and average incremental
+    accuracy, final forgetting, most memory bytes held, total wall time,
+    lowest accuracy on the newest classes; each a list over seeds.
+
+    :param budget: which budget's rows; may be left out when ``rows`` have
+        only one.
+    """
+    budgets = budgets_of(rows)
+    if budget is None:
+        if len(budgets) > 1:
+            raise ValueError(f"rows have budgets {budgets}; pass budget=.")
+    else:
+        rows = [r for r in rows if r.get("budget_bytes") == budget]
+    out = {}
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        per_seed: Dict = {}
+        for r in rows:
+            if r["strategy"] == name:
+                per_seed.setdefault(r["seed"], []).append(r)
+        s: Dict[str, list] = {k: [] for k in _KEYS}
+        for _, rs in sorted(per_seed.items()):
+            rs = sorted(rs, key=lambda r: r["experience"])
+            s["final"].append(rs[-1]["accuracy"])
+            s["avg_inc"].append(float(np.mean([r["accuracy"] for r in rs])))
+            s["forgetting"].append(rs[-1]["forgetting"])
+            s["memory"].append(max(r["memory_bytes"] for r in rs))
+            s["wall"].append(rs[-1]["wall_time_s"])
+            s["min_new"].append(min(r["new_accuracy"] for r in rs))
+        out[name] = s
+    return out
+
+
+def fmt_bytes(b) -> str:
+    """12800 -> '12.8 KB', 1568000 -> '1.57 MB' (1 KB = 1,000 bytes)."""
+    for unit, f in (("MB", 1e6), ("KB", 1e3)):
+        if b >= f:
+            v = b / f
+            return f"{v:.3g} {unit}" if v < 100 else f"{v:.0f} {unit}"
+    return f"{int(b)} B"
+
+
+def _pm(v, pct=True, digits=1):
+    """mean ± std over seeds; one seed: the value alone (no spread)."""
+    v = np.asarray(v, dtype=float)
+    f = 100 if pct else 1
+    if len(v) < 2:
+        return f"{f * v.mean():.{digits}f}"
+    return f"{f * v.mean():.{digits}f} ± {f * v.std():.{digits}f}"
+
+
+def crossings(rows: List[Dict], a: str, b: str):
+    """(budgets, differences, crossings) of ``a``'s mean final accuracy
+    minus ``b``'s at each budget; a crossing is (lower budget, upper budget,
+    log-linear estimate of where the curves cross, who leads above it).
+    None if either strategy is missing."""
+    budgets = budgets_of(rows)
+    d = []
+    for x in budgets:
+        st = stats(rows, x)
+        if a not in st or b not in st:
+            return None
+        d.append(float(np.mean(st[a]["final"]) - np.mean(st[b]["final"])))
+    found = []
+    for i in range(len(d) - 1):
+        if (d[i] > 0) != (d[i + 1] > 0):
+            lo, hi = budgets[i], budgets[i + 1]
+            t = d[i] / (d[i] - d[i + 1])
+            at = math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))
+            found.append((lo, hi, at, a if d[i + 1] > 0 else b))
+    return budgets, d, found
+
+
+def crossover(rows: List[Dict], a: str, b: str) -> Optional[str]:
+    """Where ``a``'s curve of mean final accuracy against budget crosses
+    ``b``'s, in words (None if either is missing)."""
+    got = crossings(rows, a, b)
+    if got is None:
+        return None
+    budgets, d, found = got
+    span = f"{fmt_bytes(budgets[0])} to {fmt_bytes(budgets[-1])}"
+    if all(v > 0 for v in d):
+        return f"{a} is ahead of {b} at every budget from {span}."
+    if all(v <= 0 for v in d):
+        return f"{a} never overtakes {b} between {span}."
+    parts = [
+        f"{who} takes the lead between {fmt_bytes(lo)} and {fmt_bytes(hi)} "
+        f"(curves cross near {fmt_bytes(at)})"
+        for lo, hi, at, who in found
+    ]
+    ahead = [fmt_bytes(x) for x, v in zip(budgets, d) if v > 0]
+    return f"{a} is ahead of {b} at {', '.join(ahead)}; " + "; ".join(parts) + "."
+
+
+def _budget_table(rows, budget, one_seed) -> List[str]:
+    st = stats(rows, budget)
+    lines = [
+        "| strategy | final acc (%) | avg incremental acc (%) | forgetting (%) "
+        "| memory bytes | wall time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in st.items():
+        avg = "—" if name == "joint" else _pm(s["avg_inc"])
+        lines.append(
+            f"| {name} | {_pm(s['final'])} | {avg} | {_pm(s['forgetting'])} "
+            f"| {int(np.max(s['memory'])):,} | {_pm(s['wall'], pct=False)} |"
+        )
+    at = [r for r in rows if r["budget_bytes"] == budget]
+    n_exp = max(r["experience"] for r in at) + 1
+    lines += [
+        "",
+        "After each experience (mean over seeds; most bytes held):",
+        "",
+        "| strategy | " + " | ".join(f"exp {i + 1}" for i in range(n_exp)) + " |",
+        "|---|" + "---|" * n_exp,
+    ]
+    for name in st:
+        cells = []
+        for i in range(n_exp):
+            rs = [r for r in at if r["strategy"] == name and r["experience"] == i]
+            acc = 100 * np.mean([r["accuracy"] for r in rs]) if rs else None
+            mem = int(max(r["memory_bytes"] for r in rs)) if rs else 0
+            cells.append(f"{acc:.1f} % ({mem:,} B)" if rs else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Orderings (final accuracy, per seed):", ""]
+    if one_seed:
+        lines.append(
+            "- One seed only: orderings need >= 2 seeds, to tell a difference "
+            "from the spread between runs; run with e.g. --seeds 0 1 2."
+        )
+    else:
+        for a, spec in STRATEGIES.items():
+            for b, title in spec.versus:
+                if a in st and b in st:
+                    d = np.asarray(st[a]["final"]) - np.asarray(st[b]["final"])
+                    lines.append(
+                        f"- {title}: {a} − {b} = {100 * d.mean():+.1f} points "
+                        f"(per seed: {', '.join(f'{100 * x:+.1f}' for x in d)}; "
+                        f"{a} ahead on {int((d > 0).sum())}/{len(d)} seeds)"
+                    )
+    return lines + _drift_table(at)
+
+
+def _drift_table(rows) -> List[str]:
+    drift = [r for r in rows if not np.isnan(r.get("drift_estimated_rel_l2", np.nan))]
+    if not drift:
+        return []
+    last = max(r["experience"] for r in drift)
+    keys = ("estimated_rel_l2", "stale_rel_l2", "estimated_cosine", "stale_cosine")
+    lines = [
+        "",
+        "Drift of old-class features after the last experience (probe set; FA: "
+        "per stored feature, SDC: per class prototype):",
+        "",
+        "| strategy | believed: rel. L2 error | uncompensated: rel. L2 error "
+        "| believed: cosine | uncompensated: cosine |",
+        "|---|---|---|---|---|",
+    ]
+    for name in dict.fromkeys(r["strategy"] for r in drift):
+        rs = [r for r in drift if r["strategy"] == name and r["experience"] == last]
+        cells = [_pm([r[f"drift_{k}"] for r in rs], pct=False, digits=3) for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def summarize(rows: List[Dict], settings: str = "", failures=()) -> str:
+    """The markdown summary: final accuracy against memory with the
+    crossovers, then one section per budget (mean ± std over seeds; no spread
+    with one seed), drift, and the failed runs if any."""
+    budgets = budgets_of(rows)
+    one_seed = len({r["seed"] for r in rows}) < 2
+    names = list(dict.fromkeys(r["strategy"] for r in rows))
+    lines = ["# Comparison summary", ""]
+    if settings:
+        lines += [f"Settings: {settings}", ""]
+    if one_seed:
+        lines += ["One seed: values are that run's, with no spread.", ""]
+    lines += [
+        "## Final accuracy (%) against the memory budget",
+        "",
+        "| strategy | " + " | ".join(fmt_bytes(b) for b in budgets) + " |",
+        "|---|" + "---|" * len(budgets),
+    ]
+    per = {b: stats(rows, b) for b in budgets}
+    for n in names:
+        cells = [_pm(per[b][n]["final"]) if n in per[b] else "" for b in budgets]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    cross = [
+        crossover(rows, a, b)
+        for a in names
+        if a.startswith("featadapt") and a != "featadapt-noadapt"
+        for b in ("replay", "icarl")
+    ]
+    cross = [c for c in cross if c]
+    if cross and len(budgets) > 1:
+        lines += ["", "Crossovers (mean final accuracy):", ""] + [
+            f"- {c}" for c in cross
+        ]
+    lines += [
+        "",
+        "Strategies without a budget-sized memory (naive, joint, lwf, SDC's "
+        "prototypes) run once per seed; their rows repeat at every budget.",
+    ]
+    for b in budgets:
+        lines += ["", f"## Budget {b:,} bytes ({fmt_bytes(b)})", ""]
+        lines += _budget_table(rows, b, one_seed)
+    st = per[budgets[-1]]
+    lines += [
+        "",
+        "## Does every strategy learn each experience?",
+        "",
+        "Lowest accuracy on the newest classes right after learning them "
+        f"(budget {fmt_bytes(budgets[-1])}): "
+        + ", ".join(
+            f"{n} {100 * min(s['min_new']):.0f}%" for n, s in st.items() if n != "joint"
+        )
+        + ".",
+        "",
+        "Accuracies are Avalanche's `Top1_Acc_Stream` on the test data of the "
+        "classes seen so far; forgetting is Avalanche's `StreamForgetting`; "
+        "memory is the most bytes the strategy held (`MemoryBytes`: images at 8 "
+        "bits per pixel, features at their dtype). Joint trains once on all data "
+        "(its memory is the whole training set).",
+    ]
+    stalled = [n for n, s in st.items() if n != "joint" and min(s["min_new"]) < 0.5]
+    if stalled:
+        lines.append(f"\nWARNING: below 50 % for {stalled}: they may not be learning.")
+    if failures:
+        lines += ["", "## Failed runs", ""] + [f"- {f}" for f in failures]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,300 @@
+"""Run the comparison: every strategy x seed x memory budget, one row per
+experience, written to results.csv as each run finishes."""
+
+from __future__ import annotations
+
+import csv
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from .._utils import check_device
+from ..memory import image_bytes
+from .build import build_strategy
+from .checks import check_settings
+from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
+
+__all__ = [
+    "CSV_FIELDS",
+    "ComparisonFailed",
+    "DEFAULT_IMAGES",
+    "DEFAULT_SWEEP_IMAGES",
+    "default_budgets",
+    "run_comparison",
+    "run_one",
+]
+
+#: the default budget of run_comparison: the bytes of this many images
+DEFAULT_IMAGES = 200
+#: the CLI's default sweep, in images of the benchmark
+DEFAULT_SWEEP_IMAGES = (50, 200, 800)
+CSV_FIELDS = [
+    "strategy",
+    "seed",
+    "budget_bytes",
+    "experience",
+    "classes_seen",
+    "accuracy",
+    "new_accuracy",
+    "old_accuracy",
+    "forgetting",
+    "memory_bytes",
+    "wall_time_s",
+    "drift_estimated_rel_l2",
+    "drift_stale_rel_l2",
+    "drift_estimated_cosine",
+    "drift_stale_cosine",
+]
+OUTPUTS = [
+    "results.csv",
+    "summary.md",
+    "accuracy_per_experience.png",
+    "accuracy_vs_memory.png",
+    "drift.png",
+]
+
+
+class ComparisonFailed(RuntimeError):
+    """Some runs failed; the others' rows are in ``rows`` (and on disk)."""
+
+    def __init__(self, failures: List[str], rows: List[Dict]):
+        super().__init__(
+            f"{len(failures)} run(s) failed: " + "; ".join(failures) + ". The "
+            "other runs' results were kept."
+        )
+        self.failures, self.rows = failures, rows
+
+
+def evaluator(log_dir: Optional[Path], drift=None):
+    """Accuracy, forgetting, MemoryBytes (and DriftMetric) for one run."""
+    from avalanche.evaluation.metrics import accuracy_metrics, forgetting_metrics
+    from avalanche.training.plugins import EvaluationPlugin
+
+    from ..loggers import MetricsCSVLogger
+    from ..memory import MemoryBytes
+
+    loggers = [MetricsCSVLogger(str(log_dir))] if log_dir is not None else []
+    extra = [drift] if drift is not None else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return EvaluationPlugin(
+            accuracy_metrics(experience=True, stream=True),
+            forgetting_metrics(experience=True, stream=True),
+            MemoryBytes(),
+            *extra,
+            loggers=loggers,
+        )
+
+
+def _row(res: Dict, benchmark, i: int) -> Dict:
+    """Accuracies of experience i from what the EvaluationPlugin reported."""
+    sizes = [len(e.dataset) for e in benchmark.test_stream[: i + 1]]
+    exp_acc = [
+        res[f"Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp{j:03d}"]
+        for j in range(i + 1)
+    ]
+    old = float(np.average(exp_acc[:i], weights=sizes[:i])) if i > 0 else float("nan")
+    return {
+        "experience": i,
+        "classes_seen": sum(benchmark.n_classes_per_exp[: i + 1]),
+        "accuracy": res["Top1_Acc_Stream/eval_phase/test_stream/Task000"],
+        "new_accuracy": exp_acc[i],
+        "old_accuracy": old,
+        "forgetting": res.get("StreamForgetting/eval_phase/test_stream", 0.0),
+        "memory_bytes": res["MemoryBytes/eval_phase/test_stream"],
+    }
+
+
+def run_one(
+    name, benchmark, *, seed, memory_bytes, log_dir=None, progress=None, **kw
+) -> List[Dict]:
+    """Train and evaluate strategy ``name`` on ``benchmark``: one row per
+    experience (JointTraining: one row, after training on everything).
+    ``kw`` goes to :func:`~avalanche_featadapt.compare.build.build_strategy`
+    (model_factory, epochs, lr, batch_size, device, overrides)."""
+    from ..drift import DriftMetric
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    drift = DriftMetric(seed=seed) if STRATEGIES[name].drift else None
+    strategy = build_strategy(
+        name,
+        benchmark=benchmark,
+        memory_bytes=memory_bytes,
+        evaluator=evaluator(log_dir, drift),
+        **kw,
+    )
+    rows, wall, n = [], 0.0, len(benchmark.train_stream)
+    try:
+        steps = [benchmark.train_stream] if name == "joint" else benchmark.train_stream
+        for i, exp in enumerate(steps):
+            i = n - 1 if name == "joint" else i
+            t0 = time.perf_counter()
+            strategy.train(exp)
+            wall += time.perf_counter() - t0
+            res = strategy.eval(benchmark.test_stream[: i + 1])
+            rows.append({**_row(res, benchmark, i), "wall_time_s": wall})
+            if progress:
+                progress.update(n if name == "joint" else 1)
+    finally:
+        if log_dir is not None:
+            strategy.evaluator.loggers[0].close()
+    history = drift.history if drift else []
+    for r in rows:
+        r.update(strategy=name, seed=seed, budget_bytes=memory_bytes)
+        h = [d for d in history if d["experience"] == r["experience"]]
+        for k in (
+            "estimated_rel_l2",
+            "stale_rel_l2",
+            "estimated_cosine",
+            "stale_cosine",
+        ):
+            r[f"drift_{k}"] = h[0][k] if h else float("nan")
+    return rows
+
+
+def default_budgets(benchmark, images: Sequence[int] = (DEFAULT_IMAGES,)) -> List[int]:
+    """The bytes of ``images`` images of ``benchmark`` (8-bit pixels)."""
+    x0 = benchmark.train_stream[0].dataset.eval()[0][0]
+    return [n * image_bytes(x0) for n in images]
+
+
+def run_comparison(
+    *,
+    benchmark: str = "split-digits",
+    protocol: str = "b0-5",
+    strategies=None,
+    seeds=(0,),
+    memory_bytes: Union[None, int, Sequence[int]] = None,
+    epochs: Optional[int] = None,
+    lr: Optional[float] = None,
+    batch_size: Optional[int] = None,
+    device: str = "cpu",
+    data_root=None,
+    out=None,
+    quiet: bool = False,
+    overrides: Optional[Dict[str, dict]] = None,
+    default_images: Sequence[int] = (DEFAULT_IMAGES,),
+) -> List[Dict]:
+    """Run every strategy on every seed at every budget; write results.csv
+    (after each finished run), summary.md and the plots to ``out`` (if given).
+    Returns the rows.
+
+    :param memory_bytes: one budget or several; None: the bytes of
+        ``default_images`` images of the benchmark (8-bit pixels; by default
+        :data:`DEFAULT_IMAGES`, the CLI sweeps
+        :data:`DEFAULT_SWEEP_IMAGES`). Strategies whose
+        memory does not depend on the budget run once per seed; their rows
+        repeat for each budget.
+    :param epochs, lr, batch_size: None takes the benchmark's record.
+    :param overrides: strategy name -> hyperparameters replacing its record's.
+    :raises ComparisonFailed: after writing everything, if some runs failed.
+    """
+    strategies = list(strategies or DEFAULT_STRATEGIES)
+    seeds = list(seeds)
+    if memory_bytes is None or isinstance(memory_bytes, (list, tuple)):
+        budgets = None if memory_bytes is None else list(memory_bytes)
+    else:
+        budgets = [memory_bytes]
+    out = Path(out) if out is not None else None
+    check_settings(benchmark, strategies, seeds, budgets, epochs, lr, batch_size, out)
+    spec = BENCHMARKS[benchmark]
+    check_device(device)
+    epochs = spec.epochs if epochs is None else epochs
+    lr = spec.lr if lr is None else lr
+    batch_size = spec.batch_size if batch_size is None else batch_size
+    benches = {s: spec.build(protocol, seed=s, data_root=data_root) for s in seeds}
+    first = benches[seeds[0]]
+    budgets = sorted(
+        default_budgets(first, default_images) if budgets is None else budgets
+    )
+    channels = first.train_stream[0].dataset.eval()[0][0].shape[0]
+    model_factory = spec.model(channels)
+    from .report import summarize
+    from .plots import plot_all
+
+    csv_file = _start_outputs(out)
+    from tqdm.auto import tqdm
+
+    n_exp = len(first.train_stream)
+    total = (
+        len(seeds)
+        * n_exp
+        * sum(len(budgets) if STRATEGIES[s].uses_budget else 1 for s in strategies)
+    )
+    rows: List[Dict] = []
+    failures: List[str] = []
+    common = dict(
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        device=device,
+        model_factory=model_factory,
+    )
+    with tqdm(total=total, desc="compare", disable=quiet, unit="exp") as bar:
+        for seed in seeds:
+            for name in strategies:
+                per_budget = STRATEGIES[name].uses_budget
+                for b in budgets if per_budget else [budgets[0]]:
+                    bar.set_postfix_str(f"{name} seed={seed} budget={b}")
+                    tag = f"{name}_seed{seed}" + (f"_{b}B" if per_budget else "")
+                    try:
+                        got = run_one(
+                            name,
+                            benches[seed],
+                            seed=seed,
+                            memory_bytes=b,
+                            log_dir=out / "logs" / tag if out else None,
+                            progress=bar,
+                            overrides=(overrides or {}).get(name),
+                            **common,
+                        )
+                    except Exception as e:  # keep the others' results
+                        failures.append(f"{name} seed {seed} budget {b} B: {e}")
+                        if not quiet:
+                            traceback.print_exc()
+                        continue
+                    if not per_budget:  # the same run stands for every budget
+                        got = [{**r, "budget_bytes": x} for x in budgets for r in got]
+                    rows += got
+                    _append(csv_file, got)
+    if csv_file is not None:
+        csv_file.close()
+    if out is not None and rows:
+        settings = (
+            f"benchmark={benchmark} protocol={protocol} seeds={seeds} "
+            f"budgets={budgets} epochs={epochs} lr={lr} batch={batch_size}"
+        )
+        (out / "summary.md").write_text(summarize(rows, settings, failures))
+        plot_all(rows, out)
+    if failures:
+        raise ComparisonFailed(failures, rows)
+    return rows
+
+
+def _start_outputs(out: Optional[Path]):
+    """Create ``out`` and remove the previous run's outputs, so nothing stale
+    is left; returns the open results.csv with its header."""
+    if out is None:
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    for f in OUTPUTS:
+        (out / f).unlink(missing_ok=True)
+    f = open(out / "results.csv", "w", newline="")
+    csv.DictWriter(f, fieldnames=CSV_FIELDS).writeheader()
+    f.flush()
+    return f
+
+
+def _append(f, rows):
+    if f is None:
+        return
+    w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+    for r in rows:
+        w.writerow({k: r[k] for k in CSV_FIELDS})
+    f.flush()
