@@ -25,7 +25,7 @@ def drift_errors(believed: torch.Tensor, true: torch.Tensor) -> Dict[str, float]
 
 
 class DriftMetric(PluginMetric[dict]):
-    """An Avalanche metric for feature drift (DESIGN §1, §2).
+    """An Avalanche metric for feature drift (docs/comparison.md, "Drift").
 
     It keeps a small **probe set**: ``probe_per_class`` images of each class,
     copied from the class's own experience. The probe is for measurement

@@ -52,9 +52,10 @@ class CosineIncrementalClassifier(IncrementalClassifier):
     growth and the masking of unseen classes from ``IncrementalClassifier``
     and only changes ``forward``.
 
-    Feature norms grow over experiences under distillation (DESIGN §7); a
-    cosine head makes the classifier blind to the norm, so stored (adapted)
-    and live features are compared by direction only.
+    Feature norms grow over experiences under distillation
+    (docs/method.md, "Choices"); a cosine head makes the classifier blind to
+    the norm, so stored (adapted) and live features are compared by direction
+    only.
 
     :param in_features: feature dimension.
     :param initial_out_features: initial number of class units (grows).
@@ -79,9 +80,9 @@ class DigitsCNN(nn.Module):
     """Feature extractor for 1x8x8 digits with a 64-d feature.
 
     The last layer is ``Linear -> BatchNorm1d`` with no ReLU: a ReLU right
-    before the classifier lets feature units die (DESIGN §7: 89 % dead after
-    five experiences under Naive), and stored features would then live in a
-    shrinking subspace.
+    before the classifier lets feature units die (89 % dead after five
+    experiences under Naive; docs/method.md, "Choices"), and stored
+    features would then live in a shrinking subspace.
     """
 
     def __init__(self, feature_dim: int = 64, width: int = 32):

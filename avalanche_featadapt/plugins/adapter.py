@@ -28,7 +28,8 @@ class FeatureAdapter(nn.Module):
     ECCV 2020, Sec. 3.2: "feature adaptation is learned with a multi-layer
     perceptron"). With ``residual=True`` it is ``v + MLP(v)`` with the last
     layer initialised to zero, so training starts from the identity map
-    (DESIGN §7: the residual form adapted best on SplitDigits)."""
+    (the residual form adapted best on SplitDigits: docs/method.md,
+    "Choices")."""
 
     def __init__(self, dim: int, hidden_dim: int = 512, *, residual: bool = True):
         super().__init__()
@@ -52,8 +53,8 @@ class AdapterTrainer(SupervisedPlugin):
     h_{t-1} (eval mode). After training it computes feature pairs on the
     experience's training images, ``v_hat = h_{t-1}(x)`` and ``v = h_t(x)``,
     trains a fresh :class:`FeatureAdapter` phi_t on them and moves every
-    feature of the older classes in ``buffer`` through phi_t (DESIGN §1 steps
-    2-4). A held-out part of the pairs measures how well phi_t maps old to
+    feature of the older classes in ``buffer`` through phi_t (docs/method.md,
+    steps 2-4). A held-out part of the pairs measures how well phi_t maps old to
     new features: :attr:`history` records its cosine per experience.
 
     :param buffer: the :class:`FeatureBuffer` whose old features are adapted.
@@ -67,7 +68,7 @@ class AdapterTrainer(SupervisedPlugin):
     :param lambda_cls: weight of ``CE(g(phi(v_hat)), y)``, the paper's
         classification term, with g the strategy's current classifier. It
         sees only the current classes, so a large weight pulls adapted old
-        features toward them (DESIGN §7): 0 by default.
+        features toward them (docs/method.md, "Choices"): 0 by default.
     :param lambda_mse: weight of ``||phi(v_hat) - v||^2 / mean ||v||^2``, which
         also matches norms (the cosine term is scale-free).
     :param input_noise: Gaussian noise added to v_hat in training, as a

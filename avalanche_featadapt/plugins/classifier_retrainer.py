@@ -21,7 +21,7 @@ class ClassifierRetrainer(SupervisedPlugin):
     ``buffer`` (adapted old classes plus the new ones), with class-balanced
     batches and cross-entropy over all classes seen so far (Iscen et al., ECCV
     2020, Sec. 3: "the classifier is optimized jointly over new and old
-    classes without requiring old class images"; DESIGN §1 step 5).
+    classes without requiring old class images"; docs/method.md, step 5).
 
     Inference stays ``classifier(feature_extractor(x))``.
 

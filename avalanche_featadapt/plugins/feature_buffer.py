@@ -28,7 +28,7 @@ class FeatureBuffer(SupervisedPlugin):
     training data with the feature extractor (eval mode, eval transforms),
     selects per class with the selector (iCaRL's herding by default), and
     shrinks older classes so that every class gets an equal share of the
-    budget (``M^t = phi_t(M^{t-1}) U select(V^t)``, DESIGN §1 step 4; the
+    budget (``M^t = phi_t(M^{t-1}) U select(V^t)``, docs/method.md step 4; the
     ``phi_t`` part is :class:`AdapterTrainer`'s job, through
     :meth:`transform`). A class's rows are kept in selection order, so
     shrinking keeps a prefix, as iCaRL does.

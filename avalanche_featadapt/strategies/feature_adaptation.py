@@ -43,7 +43,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     """Memory-efficient incremental learning through feature adaptation
     (Iscen, Zhang, Lazebnik, Schmid, ECCV 2020, arXiv 2004.00713).
 
-    Per experience (DESIGN §1): (1) train the backbone with CE plus
+    Per experience (docs/method.md, steps 1-6): (1) train the backbone with CE plus
     distillation (:class:`DistillationRegularizer`); (2-3) learn an adapter
     phi_t from old to new features on the current images
     (:class:`AdapterTrainer`); (4) move every stored feature through phi_t
