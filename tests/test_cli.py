@@ -171,7 +171,7 @@ def test_crossover_by_hand():
         {"featadapt": {1000: 0.1, 2000: 0.2}, "replay": {1000: 0.5, 2000: 0.6}}
     )
     assert crossover(never, "featadapt", "replay") == (
-        "featadapt never overtakes replay between 1 KB to 2 KB."
+        "featadapt never overtakes replay between 1 KB and 2 KB."
     )
 
 

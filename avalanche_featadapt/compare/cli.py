@@ -53,7 +53,7 @@ def _add_compare(sub):
         default=None,
         metavar="BYTES",
         help=f"one or several budgets in bytes (default: the bytes of {_SWEEP} "
-        "images of the benchmark; on split-digits 3200 12800 51200)",
+        "images of the benchmark; on split-digits 3200 51200)",
     )
     p.add_argument("--epochs", type=int, default=None, help="default: the benchmark's")
     p.add_argument("--lr", type=float, default=None, help="default: the benchmark's")

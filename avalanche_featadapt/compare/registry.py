@@ -58,12 +58,12 @@ class StrategySpec:
         return self.memory == "budget"
 
 
-_FA = {"lambda_kd": 1.0, "lambda_fd": 1.0, "head_epochs": 30}
+_FA: dict = {}  # FeatureAdaptationStrategy's own defaults, one place
 _FA_SRC = (
     "Iscen et al., ECCV 2020: KD + cosine feature distillation (Sec. 3.1), an "
     "MLP adapter with a cosine loss (Sec. 3.2), herding on features, the "
-    "classifier retrained on the memory; weights tuned on SplitDigits "
-    "(docs/method.md, 'Choices made here, and why')"
+    "classifier retrained on the memory; the strategy's defaults, measured on "
+    "several models and datasets (docs/method.md, 'Choices made here, and why')"
 )
 _SDC = {"sigma": 0.3, "loss": "ce", "regularizer": "distill"}
 _SDC_SRC = (

@@ -100,11 +100,11 @@ def crossover(rows: List[Dict], a: str, b: str) -> Optional[str]:
     if got is None:
         return None
     budgets, d, found = got
-    span = f"{fmt_bytes(budgets[0])} to {fmt_bytes(budgets[-1])}"
+    lo, hi = fmt_bytes(budgets[0]), fmt_bytes(budgets[-1])
     if all(v > 0 for v in d):
-        return f"{a} is ahead of {b} at every budget from {span}."
+        return f"{a} is ahead of {b} at every budget from {lo} to {hi}."
     if all(v <= 0 for v in d):
-        return f"{a} never overtakes {b} between {span}."
+        return f"{a} never overtakes {b} between {lo} and {hi}."
     parts = [
         f"{who} takes the lead between {fmt_bytes(lo)} and {fmt_bytes(hi)} "
         f"(curves cross near {fmt_bytes(at)})"
