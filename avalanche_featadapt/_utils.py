@@ -275,7 +275,9 @@ def experience_features(strategy, modules) -> Tuple[list, torch.Tensor]:
         strategy.__dict__["_featadapt_features"] = cache
     missing = [m for m in modules if id(m) not in cache["feats"]]
     if missing:
-        feats, labels = extract_features(
+        from .distributed import extract_features_sharded  # one pass in all
+
+        feats, labels = extract_features_sharded(
             missing,
             strategy.experience.dataset,
             device=strategy.device,

@@ -21,6 +21,7 @@ MODULES = [
     "avalanche_featadapt.plugins.classifier_retrainer",
     "avalanche_featadapt.plugins.batchnorm_freezer",
     "avalanche_featadapt.plugins.sdc",
+    "avalanche_featadapt.distributed",
     "avalanche_featadapt.memory",
     "avalanche_featadapt.drift",
     "avalanche_featadapt.loggers",

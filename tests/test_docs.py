@@ -80,6 +80,9 @@ def test_shell_commands_parse(where, line):
     elif prog.endswith("python") and argv[1].endswith(".py"):
         assert (ROOT / argv[1]).exists(), line
         rest = None
+    elif prog == "torchrun":  # docs/usage.md, "Distributed training"
+        assert (ROOT / next(a for a in argv if a.endswith(".py"))).exists(), line
+        rest = None
     else:
         pytest.fail(f"{where}: unknown command {line!r}")
     if rest is not None:

@@ -45,7 +45,7 @@ class FeatureAdapter(nn.Module):
         return v + self.mlp(v) if self.residual else self.mlp(v)
 
 
-class AdapterTrainer(SupervisedPlugin):
+class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
     """Feature adaptation (Iscen, Zhang, Lazebnik, Schmid, "Memory-Efficient
     Incremental Learning Through Feature Adaptation", ECCV 2020).
 

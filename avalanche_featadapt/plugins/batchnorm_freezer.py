@@ -8,7 +8,7 @@ from torch import nn
 __all__ = ["BatchNormFreezer"]
 
 
-class BatchNormFreezer(SupervisedPlugin):
+class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
     """From the second experience on, keep every BatchNorm layer of the model
     in eval mode while training: the running statistics stay those of the
     first experience (the affine weights still learn).

@@ -16,7 +16,7 @@ from .feature_buffer import FeatureBuffer
 __all__ = ["ClassifierRetrainer"]
 
 
-class ClassifierRetrainer(SupervisedPlugin):
+class ClassifierRetrainer(SupervisedPlugin, supports_distributed=True):
     """After each experience, train the classifier g_W on the features in
     ``buffer`` (adapted old classes plus the new ones), with class-balanced
     batches and cross-entropy over all classes seen so far (Iscen et al., ECCV

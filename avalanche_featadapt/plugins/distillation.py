@@ -49,7 +49,7 @@ def grad_cam(activation, score, *, create_graph: bool) -> torch.Tensor:
     return F.normalize(cam, dim=1)
 
 
-class DistillationRegularizer(SupervisedPlugin):
+class DistillationRegularizer(SupervisedPlugin, supports_distributed=True):
     """The backbone loss of feature adaptation (Iscen et al., ECCV 2020, Sec.
     3.1; docs/method.md, step 1), added to the strategy's loss from the second
     experience on, with the model before the experience as a frozen teacher

@@ -19,7 +19,7 @@ from .herding import HerdingSelector
 __all__ = ["FeatureBuffer"]
 
 
-class FeatureBuffer(SupervisedPlugin):
+class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
     """Stored features of past classes, the memory of feature adaptation
     (Iscen et al., ECCV 2020, Sec. 3: "we store feature descriptors of
     training images instead of the images").

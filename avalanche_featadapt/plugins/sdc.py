@@ -57,7 +57,7 @@ class MaskedNCMClassifier(NCMClassifier):
         return out.masked_fill(~present, -1e9)
 
 
-class SDCPlugin(SupervisedPlugin):
+class SDCPlugin(SupervisedPlugin, supports_distributed=True):
     """Semantic Drift Compensation (Yu, Twardowski, Liu, Herranz, Wang,
     Cheng, Jui, van de Weijer, "Semantic Drift Compensation for
     Class-Incremental Learning", CVPR 2020; official code yulu0724/SDC-IL).

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Sequence, Union
 
 import torch
+from avalanche.distributed import DistributedHelper
 from avalanche.training.plugins import EvaluationPlugin, SupervisedPlugin
 from avalanche.training.plugins.evaluation import default_evaluator
 from avalanche.training.templates import SupervisedTemplate
@@ -20,6 +21,7 @@ from .._utils import (
     check_single_head,
     split_model,
 )
+from ..distributed import DistributedSync
 from ..plugins import (
     AdapterTrainer,
     BatchNormFreezer,
@@ -185,6 +187,8 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         if self.adapter is not None:
             own.append(self.adapter)
         own += [self.buffer, self.retrainer]
+        if DistributedHelper.is_distributed:  # torchrun: docs/usage.md
+            own.append(DistributedSync())
         super().__init__(
             model=split,
             optimizer=optimizer,

@@ -8,6 +8,7 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from avalanche.models import TrainEvalModel
+from avalanche.distributed import DistributedHelper
 from avalanche.training.plugins import EvaluationPlugin, SupervisedPlugin
 from avalanche.training.plugins.evaluation import default_evaluator
 from avalanche.training.templates import SupervisedTemplate
@@ -21,6 +22,7 @@ from .._utils import (
     check_single_head,
     split_model,
 )
+from ..distributed import DistributedSync
 from ..plugins import DistillationRegularizer, MaskedNCMClassifier, SDCPlugin
 
 __all__ = ["SDCStrategy", "TripletLoss"]
@@ -118,6 +120,8 @@ class SDCStrategy(SupervisedTemplate):
         )
         self.sdc = SDCPlugin(sigma=sigma, compensate=compensate)
         own = [self.sdc]
+        if DistributedHelper.is_distributed:  # torchrun: docs/usage.md
+            own.append(DistributedSync())
         if regularizer == "distill":
             own.insert(
                 0,

@@ -1,0 +1,200 @@
+"""Distributed training (``torchrun``) of this package's strategies, on
+Avalanche's own ``avalanche.distributed.DistributedHelper``.
+
+What Avalanche 0.6 does under ``torchrun``, and what it does not
+(docs/usage.md, "Distributed training"):
+
+- ``DistributedHelper.init_distributed`` starts the process group (gloo on
+  CPU, nccl on GPU) and seeds every rank alike; ``make_device`` gives each
+  rank its device; loggers may only be created on rank 0;
+- the templates' training *and* evaluation data loaders shard each
+  experience over the ranks (``DistributedSampler``);
+- nothing synchronises the model: no template wraps it in
+  ``DistributedDataParallel`` and no gradient is averaged, so each rank
+  trains its own copy on its own shard, and each rank's metrics cover only
+  its shard of the test set.
+
+:class:`DistributedSync` adds the missing parts as one plugin, which
+:class:`~avalanche_featadapt.FeatureAdaptationStrategy` and
+:class:`~avalanche_featadapt.SDCStrategy` attach by themselves when the
+process group is up:
+
+- gradients are averaged over the ranks after every backward pass, and the
+  model is broadcast from rank 0 before training: what DDP does. DDP itself
+  (``DistributedHelper.wrap_model``) is not used because the plugins reach
+  ``strategy.model.feature_extractor`` and ``.classifier`` directly and run
+  forward passes DDP does not see (distillation, teachers, feature
+  extraction), and a DDP-wrapped model hides those attributes;
+- BatchNorm running statistics are averaged over the ranks after every
+  epoch;
+- every rank evaluates the whole test set, so the metrics (logged by
+  rank 0 only) are those of the whole set;
+- after each experience the model, the feature memory and SDC's prototypes
+  are broadcast from rank 0, so every rank holds the identical state even
+  where floating-point results differ between devices.
+
+:func:`extract_features_sharded` splits a feature extraction over the ranks
+and gathers it in the original order; the plugins' shared feature cache
+uses it, so the buffer, the adapter's pairs and SDC's drift are computed
+once, not once per rank. :func:`save_checkpoint_main` writes checkpoints on
+rank 0 only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Tuple
+
+import torch
+from avalanche.distributed import DistributedHelper
+from avalanche.training.plugins import SupervisedPlugin
+from torch.utils.data import Subset
+
+from ._utils import extract_features
+
+__all__ = ["DistributedSync", "extract_features_sharded", "save_checkpoint_main"]
+
+
+def extract_features_sharded(
+    modules, dataset, *, device, batch_size: int = 512
+) -> Tuple[list, torch.Tensor]:
+    """:func:`~avalanche_featadapt._utils.extract_features`, split over the
+    ranks: rank r takes samples r, r + N, r + 2N, ... of ``dataset``; the
+    parts are gathered (``DistributedHelper.gather_all``) and put back in the
+    dataset's order, so every rank returns the same tensors as one process
+    would. Without a process group (or with fewer samples than ranks) it is
+    :func:`extract_features` itself."""
+    helper = DistributedHelper
+    world = helper.world_size
+    if not helper.is_distributed or world == 1 or len(dataset) < world:
+        return extract_features(modules, dataset, device=device, batch_size=batch_size)
+    if hasattr(dataset, "eval"):
+        dataset = dataset.eval()
+    n, rank = len(dataset), helper.rank
+    shard = Subset(dataset, list(range(rank, n, world)))
+    feats, labels = extract_features(
+        modules, shard, device=device, batch_size=batch_size
+    )
+    out = []
+    for part in feats + [labels]:
+        gathered = helper.gather_all(part.contiguous())
+        whole = part.new_empty((n,) + tuple(part.shape[1:]))
+        for r, g in enumerate(gathered):
+            whole[r::world] = g.to(whole.device)
+        out.append(whole)
+    return out[:-1], out[-1]
+
+
+def save_checkpoint_main(strategy, fname) -> Path:
+    """:func:`avalanche_featadapt.checkpoint.save_checkpoint` on rank 0 only;
+    every rank waits (``DistributedHelper.barrier``) until the file is
+    complete, so a later ``load_checkpoint`` on every rank reads a whole file.
+    Call it on every rank, between experiences. In one process it is
+    ``save_checkpoint`` itself."""
+    from .checkpoint import save_checkpoint
+
+    path = Path(fname)
+    if DistributedHelper.is_main_process:
+        path = save_checkpoint(strategy, fname)
+    DistributedHelper.barrier()
+    return path
+
+
+def _broadcast_(tensors: List[torch.Tensor]) -> None:
+    """Overwrite each tensor, in place, with rank 0's."""
+    for t in tensors:
+        t.data.copy_(DistributedHelper.broadcast(t.data.clone()))
+
+
+class DistributedSync(SupervisedPlugin, supports_distributed=True):
+    """Keep every rank's model and memory identical under ``torchrun``
+    (module docstring: what Avalanche 0.6 leaves out). A no-op in a
+    single process.
+
+    Attach it last among the memory plugins: its ``after_training_exp``
+    broadcasts rank 0's model, feature memory and prototypes, so it must
+    run after they have been updated and before the evaluator.
+    """
+
+    def _on(self) -> bool:
+        return DistributedHelper.is_distributed and DistributedHelper.world_size > 1
+
+    def before_training_exp(self, strategy, **kwargs):
+        # every rank starts from rank 0's weights, as with DDP; this runs
+        # after Avalanche grew the head for the experience's new classes
+        if self._on():
+            _broadcast_(_model_state(strategy.model))
+
+    def after_backward(self, strategy, **kwargs):
+        if not self._on():
+            return
+        grads = [p.grad for p in strategy.model.parameters() if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        flat = _all_reduce_mean(flat)
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def after_training_epoch(self, strategy, **kwargs):
+        if not self._on():
+            return
+        for name, b in strategy.model.named_buffers():
+            if b.is_floating_point() and ("running_" in name):
+                b.copy_(_all_reduce_mean(b.detach().clone()))
+
+    def after_training_exp(self, strategy, **kwargs):
+        if not self._on():
+            return
+        state = _model_state(strategy.model)
+        for p in strategy.plugins:
+            state += _memory_tensors(p)
+        _broadcast_(state)
+
+    def before_eval_exp(self, strategy, **kwargs):
+        """Replace Avalanche's sharded evaluation loader by one over the
+        whole experience, so that every rank's metrics are the whole test
+        set's."""
+        if not self._on() or not getattr(
+            strategy.dataloader, "distributed_sampling", 0
+        ):
+            return
+        from avalanche.benchmarks.utils.data_loader import (
+            SingleDatasetDataLoader,
+            collate_from_data_or_kwargs,
+        )
+
+        args = {}
+        collate_from_data_or_kwargs(strategy.adapted_dataset, args)
+        strategy.dataloader = SingleDatasetDataLoader(
+            strategy.adapted_dataset,
+            batch_size=strategy.eval_mb_size,
+            distributed_sampling=False,
+            **args,
+        )
+
+
+def _all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
+    """The mean of ``t`` over the ranks (``t`` is on the model's device, which
+    is the backend's: CPU for gloo, the rank's GPU for nccl)."""
+    torch.distributed.all_reduce(t)
+    return t / DistributedHelper.world_size
+
+
+def _model_state(model) -> List[torch.Tensor]:
+    return list(model.parameters()) + list(model.buffers())
+
+
+def _memory_tensors(plugin) -> List[torch.Tensor]:
+    """The tensors of a memory plugin that must be equal on every rank."""
+    from .plugins import AdapterTrainer, FeatureBuffer, SDCPlugin
+
+    if isinstance(plugin, FeatureBuffer):
+        return plugin.stored_tensors()
+    if isinstance(plugin, SDCPlugin):
+        return list(plugin.prototypes.values())
+    if isinstance(plugin, AdapterTrainer) and plugin.adapters:
+        return list(plugin.adapters[-1].parameters())
+    return []

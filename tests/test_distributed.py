@@ -1,0 +1,95 @@
+"""Feature adaptation under torchrun (2 gloo processes on the CPU) against one
+process: the memory is identical on every rank, the accuracy matches, and
+every metric is logged once (issue 11)."""
+
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "distributed_training.py"
+# 5 epochs, 200 stored features: the accuracy moves by about 1 point with
+# the batch order there (0.850 / 0.853 / 0.858 measured), against 5-8 points
+# with 2 epochs and 50 features
+ARGS = ["--epochs", "5", "--memory-bytes", "51200"]
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp2")
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(EXAMPLE),
+            *ARGS,
+            "--dump",
+            str(out / "dump"),
+            "--text-log",
+            str(out / "log.txt"),
+            "--checkpoint",
+            str(out / "ckpt.pkl"),
+        ],
+        cwd=out,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return out, res.stdout
+
+
+def test_every_rank_holds_the_identical_memory(two_ranks):
+    out, _ = two_ranks
+    r0, r1 = (torch.load(out / "dump" / f"rank{r}.pt") for r in (0, 1))
+    assert r0["features"].shape == (200, 64)  # 51,200 B of float32 64-d features
+    assert torch.equal(r0["features"], r1["features"])
+    assert torch.equal(r0["labels"], r1["labels"])
+    assert r0["accuracy"] == r1["accuracy"]  # both evaluated the whole test set
+    assert (out / "ckpt.pkl").exists()  # written by rank 0, read by nobody here
+
+
+def test_printed_and_logged_once(two_ranks):
+    out, stdout = two_ranks
+    assert len(re.findall(r"^final accuracy: ", stdout, flags=re.M)) == 1
+    assert stdout.rstrip().splitlines()[-1].startswith("final accuracy: ")
+    log = (out / "log.txt").read_text()
+    # one evaluation per experience, each metric once: 5 experiences
+    assert log.count("Top1_Acc_Stream/eval_phase/test_stream/Task000 =") == 5
+    assert log.count("MemoryBytes/train_phase/train_stream =") == 5
+
+
+def test_accuracy_matches_one_process(two_ranks, tmp_path, capsys, monkeypatch):
+    _, stdout = two_ranks
+    two = float(re.search(r"final accuracy: ([\d.]+)", stdout)[1])
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLE), *ARGS])
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(EXAMPLE), run_name="__main__")  # no torchrun: 1 process
+    one = float(re.search(r"final accuracy: ([\d.]+)", capsys.readouterr().out)[1])
+    # same global batch, another batch order: 0.853 against 0.850 measured
+    assert abs(two - one) < 0.04, (two, one)
+
+
+def test_single_process_strategy_has_no_sync_plugin():
+    from avalanche_featadapt import FeatureAdaptationStrategy, make_digits_model
+    from avalanche_featadapt.distributed import DistributedSync
+
+    model = make_digits_model()
+    s = FeatureAdaptationStrategy(
+        model=model,
+        optimizer=torch.optim.Adam(model.parameters()),
+        memory_bytes=12_800,
+    )
+    assert not any(isinstance(p, DistributedSync) for p in s.plugins)
+    plugins = [p for p in s.plugins if type(p).__module__.startswith("avalanche_f")]
+    assert plugins and all(p.supports_distributed for p in plugins)
