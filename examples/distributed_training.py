@@ -60,9 +60,11 @@ def build(args):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--npz", type=Path, default=None, help="images .npz (x, y)")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32, help="global mini-batch")
-    p.add_argument("--memory-bytes", type=int, default=12_800)
+    p.add_argument(
+        "--memory-bytes", type=int, default=51_200, help="200 float32 features"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cuda", action="store_true", help="nccl, one GPU per rank")
     p.add_argument("--text-log", type=Path, default=None, help="rank 0's text log")
