@@ -87,7 +87,7 @@ def _plain_attrs(obj) -> dict:
     return {
         k: _set_or(v)
         for k, v in vars(obj).items()
-        if not k.startswith("_") and isinstance(v, _SCALARS + (set,))
+        if not k.startswith("_") and isinstance(v, _SCALARS + (set, torch.Tensor))
     }
 
 

@@ -127,3 +127,52 @@ def test_budget_too_small_for_classes():
 def test_bad_constructor_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         FeatureBuffer(**kwargs)
+
+
+def test_update_is_all_or_nothing_when_the_budget_refuses():
+    buf = FeatureBuffer(max_bytes=40, dtype="float32")  # 2 features of 4 floats
+    buf.add(torch.randn(4, 4), torch.tensor([0, 0, 1, 1]))
+    before = buf.features()[0].clone()
+    calls = []
+
+    def phi(f):
+        calls.append(1)
+        return f + 1
+
+    with pytest.raises(ValueError, match="fewer than the 3 classes"):
+        buf.update(torch.randn(2, 4), torch.tensor([2, 2]), transform=phi)
+    assert calls == []  # the budget was checked before anything was moved
+    assert buf.classes == [0, 1] and torch.equal(buf.features()[0], before)
+
+
+def test_update_moves_old_and_adds_new_together():
+    buf = FeatureBuffer(max_samples=8)
+    buf.add(torch.randn(8, 4), torch.tensor([0] * 4 + [1] * 4))
+    old = buf.features_of(0).clone()
+    new = torch.randn(4, 4)
+    buf.update(
+        new, torch.tensor([2] * 4), transform=lambda f: 2 * f, transform_classes=[0]
+    )
+    # 3 classes share 8 slots: 3, 3, 2; class 0 was moved, then shrunk
+    assert [buf.features_of(c).shape[0] for c in buf.classes] == [3, 3, 2]
+    assert torch.allclose(buf.features_of(0), 2 * old[:3])
+    bad = torch.randn(4, 4)
+    bad[1, 1] = float("nan")
+    snapshot = buf.features()[0].clone()
+    with pytest.raises(ValueError, match="NaN or inf"):  # new features refused
+        buf.update(bad, torch.tensor([3] * 4), transform=lambda f: 3 * f)
+    assert torch.equal(buf.features()[0], snapshot) and buf.classes == [0, 1, 2]
+
+
+def test_float16_overflow_is_refused_clearly():
+    buf = FeatureBuffer(max_samples=10, dtype="float16")
+    buf.add(torch.randn(4, 4), torch.tensor([0] * 4))
+    snapshot = buf.features()[0].clone()
+    big = torch.randn(4, 4)
+    big[0, 0] = 70_000.0
+    with pytest.raises(ValueError, match="65504.*dtype='int8'"):
+        buf.add(big, torch.tensor([1] * 4))
+    with pytest.raises(ValueError, match="65504"):
+        buf.transform(lambda f: f * 1e6)
+    assert torch.equal(buf.features()[0], snapshot)
+    assert torch.isfinite(buf.features()[0]).all()

@@ -3,6 +3,7 @@ classes (feature adaptation's step 5)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Optional
 
 import torch
@@ -70,6 +71,9 @@ class ClassifierRetrainer(SupervisedPlugin, supports_distributed=True):
         self.retrain(head, device=strategy.device)
 
     def retrain(self, head: nn.Module, *, device="cpu") -> None:
+        """Train ``head`` on the buffer. A copy is trained and its weights
+        are copied into ``head`` only if they are all finite: a failure
+        leaves the head as it was."""
         feats, labels = self.buffer.features()
         if len(labels) == 0:
             return
@@ -78,20 +82,31 @@ class ClassifierRetrainer(SupervisedPlugin, supports_distributed=True):
         counts = torch.bincount(labels)
         weights = (1.0 / counts.float())[labels]
         g = torch.Generator().manual_seed(self.seed)
+        work = copy.deepcopy(head)
         opt = torch.optim.Adam(
-            [p for p in head.parameters() if p.requires_grad],
+            [p for p in work.parameters() if p.requires_grad],
             lr=self.lr,
             weight_decay=self.weight_decay,
         )
-        mode = head.training
-        head.train()
+        work.train()
         n = len(labels)
         for _ in range(self.epochs):
             idx = torch.multinomial(weights.cpu(), n, replacement=True, generator=g)
             for start in range(0, n, self.batch_size):
                 b = idx[start : start + self.batch_size].to(device)
-                loss = F.cross_entropy(head(feats[b]), labels[b])
+                loss = F.cross_entropy(work(feats[b]), labels[b])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-        head.train(mode)
+        state = work.state_dict()
+        if not all(
+            torch.isfinite(t).all() for t in state.values() if t.is_floating_point()
+        ):
+            raise ValueError(
+                "Retraining the classifier on the stored features gave NaN or inf "
+                "weights; the classifier was left unchanged. Lower lr= of "
+                "ClassifierRetrainer (head_lr= of the strategy)."
+            )
+        with torch.no_grad():
+            for name, t in head.state_dict().items():
+                t.copy_(state[name])

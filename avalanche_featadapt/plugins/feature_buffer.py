@@ -8,6 +8,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import torch
 from avalanche.training.plugins import SupervisedPlugin
 
+from .._checks import check_finite_batch, experience_classes
 from .._utils import (
     check_positive,
     experience_features,
@@ -75,6 +76,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
         self.feature_dim: Optional[int] = None
         self._data: Dict[int, torch.Tensor] = {}
         self._scales: Dict[int, torch.Tensor] = {}
+        self._staged = None
 
     # ------------------------------------------------------------ budget
     def bytes_per_sample(self, feature_dim: Optional[int] = None) -> int:
@@ -151,12 +153,25 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     def _encode(self, x: torch.Tensor):
         x = x.detach().float().cpu()
+        if self.dtype == torch.float16:
+            top = float(x.abs().max()) if x.numel() else 0.0
+            if top > torch.finfo(torch.float16).max:
+                raise ValueError(
+                    f"Features reach {top:.4g}, beyond float16's largest value "
+                    "65504, so they would be stored as inf; the buffer was left "
+                    "unchanged. Use dtype='int8' (scaled per feature) or "
+                    "'float32', or normalise the features."
+                )
         if self.dtype != torch.int8:
             return x.to(self.dtype), None
         scale = x.abs().amax(dim=1) / 127.0
         scale = torch.where(scale > 0, scale, torch.ones_like(scale))
         q = torch.round(x / scale[:, None]).clamp(-127, 127).to(torch.int8)
         return q, scale
+
+    def _decode(self, q: torch.Tensor, s: Optional[torch.Tensor]) -> torch.Tensor:
+        t = q.float()
+        return t * s[:, None] if s is not None else t
 
     @staticmethod
     def _check(x: torch.Tensor, what: str, feature_dim: Optional[int]):
@@ -174,62 +189,106 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
             )
 
     @torch.no_grad()
+    def update(
+        self,
+        features: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        *,
+        transform: Optional[Callable] = None,
+        transform_classes: Optional[Iterable[int]] = None,
+    ) -> None:
+        """The post-experience update, all or nothing: move the stored
+        features of ``transform_classes`` (default all) through
+        ``transform`` (float32 in, float32 out; the adapter phi_t), select
+        and add the new ``features`` of the classes in ``labels``, and shrink
+        every class to its share of the budget.
+
+        Everything is computed into new tensors and validated first (the
+        budget for all classes, shapes, NaN/inf, the float16 range); only
+        then are they swapped in, at once. If anything is refused, the
+        buffer is exactly as it was."""
+        data, scales = dict(self._data), dict(self._scales)
+        d = self.feature_dim
+        new: List[int] = []
+        if features is not None:
+            features = torch.as_tensor(features)
+            labels = torch.as_tensor(labels).long().cpu()
+            self._check(features, "Features", d)
+            if labels.shape != (features.shape[0],):
+                raise ValueError("labels must have one entry per feature row.")
+            d = features.shape[1]
+            new = [int(c) for c in torch.unique(labels).tolist()]
+        classes = self.classes + [c for c in new if c not in self._data]
+        quotas = self._quotas(classes, d) if classes else {}  # budget first
+        if transform is not None:
+            moved = self.classes if transform_classes is None else transform_classes
+            for c in moved:
+                x = self.features_of(c)
+                y = torch.as_tensor(transform(x)).detach().float().cpu()
+                if y.shape != x.shape:
+                    raise ValueError(
+                        f"transform must keep the shape {tuple(x.shape)}, got "
+                        f"{tuple(y.shape)}; the buffer was left unchanged."
+                    )
+                self._check(y, "Transformed features", d)
+                data[c], s = self._encode(y)
+                if s is not None:
+                    scales[c] = s
+        if features is not None:
+            features = features.detach().float().cpu()
+            for c in new:
+                pool = features[labels == c]
+                if c in data:  # a class seen again: reselect from old + new
+                    pool = torch.cat([self._decode(data[c], scales.get(c)), pool])
+                idx = torch.as_tensor(self.selector(pool, quotas[c])).long().cpu()
+                data[c], s = self._encode(pool[idx])
+                if s is not None:
+                    scales[c] = s
+        for c in classes:
+            data[c] = data[c][: quotas[c]]
+            if c in scales:
+                scales[c] = scales[c][: quotas[c]]
+        # commit: one swap, nothing above has touched the buffer
+        self.feature_dim = d
+        self._data, self._scales = data, scales
+
     def add(self, features: torch.Tensor, labels: torch.Tensor) -> None:
         """Select and store features of the classes in ``labels``, then shrink
-        every class to its share of the budget. Validates everything before
-        changing anything."""
-        features = torch.as_tensor(features)
-        labels = torch.as_tensor(labels).long().cpu()
-        self._check(features, "Features", self.feature_dim)
-        if labels.shape != (features.shape[0],):
-            raise ValueError("labels must have one entry per feature row.")
-        d = features.shape[1]
-        new = [int(c) for c in torch.unique(labels).tolist()]
-        classes = self.classes + [c for c in new if c not in self._data]
-        quotas = self._quotas(classes, d)
-        features = features.detach().float().cpu()
-        selected = {}
-        for c in new:
-            pool = features[labels == c]
-            if c in self._data:  # a class seen again: reselect from old + new
-                pool = torch.cat([self.features_of(c), pool])
-            idx = torch.as_tensor(self.selector(pool, quotas[c])).long().cpu()
-            selected[c] = self._encode(pool[idx])
-        # commit
-        self.feature_dim = d
-        for c, (q, s) in selected.items():
-            self._data[c] = q
-            if s is not None:
-                self._scales[c] = s
-        for c in classes:
-            self._data[c] = self._data[c][: quotas[c]]
-            if c in self._scales:
-                self._scales[c] = self._scales[c][: quotas[c]]
+        every class to its share of the budget (:meth:`update` without a
+        transform). Nothing changes if anything is refused."""
+        self.update(features, labels)
 
-    @torch.no_grad()
     def transform(self, fn: Callable, classes: Optional[Iterable[int]] = None) -> None:
         """Replace stored features f by fn(f) (float32 in, float32 out), for
-        the given classes (default all). The adapter moves old features into
-        the new feature space with it. Nothing changes if fn's output is not
+        the given classes (default all). Nothing changes if fn's output is not
         finite or has the wrong shape."""
-        classes = self.classes if classes is None else [c for c in classes]
-        out = {}
-        for c in classes:
-            x = self.features_of(c)
-            y = torch.as_tensor(fn(x)).detach().float().cpu()
-            if y.shape != x.shape:
-                raise ValueError(
-                    f"transform must keep the shape {tuple(x.shape)}, got {tuple(y.shape)}."
-                )
-            self._check(y, "Transformed features", self.feature_dim)
-            out[c] = self._encode(y)
-        for c, (q, s) in out.items():
-            self._data[c] = q
-            if s is not None:
-                self._scales[c] = s
+        self.update(transform=fn, transform_classes=classes)
+
+    def stage_transform(
+        self, fn: Callable, classes: Optional[Iterable[int]] = None
+    ) -> None:
+        """Record ``fn`` to move ``classes``' stored features at this
+        experience's update (:meth:`update`, from :meth:`after_training_exp`),
+        together with the new features: :class:`AdapterTrainer` stages phi_t
+        here, so that a refused update leaves the old features unadapted."""
+        self._staged = (fn, None if classes is None else list(classes))
 
     # ------------------------------------------------------------ plugin
+    def before_training_exp(self, strategy, **kwargs):
+        self._staged = None
+        if self.feature_dim is None:  # the budget check needs the dimension
+            return
+        classes = experience_classes(strategy.experience)
+        self._quotas(
+            self.classes + [c for c in classes if c not in self._data], self.feature_dim
+        )  # refuse before training, not after
+
+    def before_forward(self, strategy, **kwargs):
+        check_finite_batch(strategy.mb_x, strategy.clock.train_exp_counter)
+
     def after_training_exp(self, strategy, **kwargs):
         fe = feature_extractor_of(strategy, self.feature_extractor)
         (feats,), labels = experience_features(strategy, [fe])
-        self.add(feats, labels)
+        staged, self._staged = self._staged, None
+        fn, classes = staged if staged is not None else (None, None)
+        self.update(feats, labels, transform=fn, transform_classes=classes)
