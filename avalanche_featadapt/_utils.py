@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .models import FeatureClassifierModel
+from .models import FeatureClassifierModel, LayerInputTap
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
 
@@ -27,10 +27,10 @@ def split_model(
     - ``feature_extractor=`` and ``classifier=`` (as Avalanche's ``ICaRL``);
     - ``model=`` with ``feature_extractor`` and ``classifier`` (or
       ``train_classifier``, Avalanche's ``FeatureExtractorModel``) attributes;
-    - ``model=`` and ``last_layer_name=``: that child becomes the classifier
-      and is replaced by ``nn.Identity`` in ``model`` (as Avalanche's
-      ``FeatureReplay`` does), so ``model`` itself becomes the feature
-      extractor.
+    - ``model=`` and ``last_layer_name=``: that layer is the classifier and
+      its input is the feature (:class:`~avalanche_featadapt.models.
+      LayerInputTap`); ``model`` itself is not changed, so ``model(x)`` keeps
+      returning logits.
     """
     if feature_extractor is not None or classifier is not None:
         if model is not None or feature_extractor is None or classifier is None:
@@ -38,7 +38,7 @@ def split_model(
                 "Pass either feature_extractor= and classifier= together, or "
                 "model= (optionally with last_layer_name=), not a mix."
             )
-        return FeatureClassifierModel(feature_extractor, classifier)
+        return _checked(FeatureClassifierModel(feature_extractor, classifier))
     if model is None:
         raise ValueError(
             "No model given: pass feature_extractor= and classifier=, or model= "
@@ -46,16 +46,15 @@ def split_model(
         )
     if last_layer_name is not None:
         head = _get_submodule(model, last_layer_name)
-        parent_name, _, leaf = last_layer_name.rpartition(".")
-        parent = _get_submodule(model, parent_name) if parent_name else model
-        setattr(parent, leaf, nn.Identity())
-        return FeatureClassifierModel(model, head)
+        return _checked(
+            FeatureClassifierModel(LayerInputTap(model, last_layer_name), head)
+        )
     if isinstance(model, FeatureClassifierModel):
-        return model
+        return _checked(model)
     fe = getattr(model, "feature_extractor", None)
     head = getattr(model, "classifier", getattr(model, "train_classifier", None))
     if isinstance(fe, nn.Module) and isinstance(head, nn.Module):
-        return FeatureClassifierModel(fe, head)
+        return _checked(FeatureClassifierModel(fe, head))
     names = [n for n, _ in model.named_children()]
     raise ValueError(
         f"Cannot split {type(model).__name__} into a feature extractor and a "
@@ -63,6 +62,25 @@ def split_model(
         f"Pass last_layer_name= naming its final layer (children: {names}), "
         "or pass feature_extractor= and classifier= separately."
     )
+
+
+def _checked(split: FeatureClassifierModel) -> FeatureClassifierModel:
+    """Refuse a head that is not a trainable layer (e.g. an ``nn.Identity``
+    left by an earlier split): the strategy retrains the head."""
+    head = split.classifier
+    if not any(p.requires_grad for p in head.parameters()):
+        what = (
+            "an nn.Identity (the model looks already split, e.g. by Avalanche's "
+            "FeatureReplay)"
+            if isinstance(head, nn.Identity)
+            else f"a {type(head).__name__} with no trainable parameters"
+        )
+        raise ValueError(
+            f"The classifier is {what}. Pass the model with its real output "
+            "layer (and last_layer_name= naming it), or feature_extractor= and a "
+            "trainable classifier=."
+        )
+    return split
 
 
 def _get_submodule(model: nn.Module, name: str) -> nn.Module:

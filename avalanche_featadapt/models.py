@@ -14,6 +14,8 @@ from torch import nn
 
 __all__ = [
     "FeatureClassifierModel",
+    "LayerInputTap",
+    "AuxiliaryHeadModel",
     "CosineIncrementalClassifier",
     "DigitsCNN",
     "make_digits_model",
@@ -38,6 +40,68 @@ class FeatureClassifierModel(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.feature_extractor(x))
+
+
+class LayerInputTap(nn.Module):
+    """The input of ``model``'s layer ``layer_name``, as a feature extractor,
+    without changing ``model``: ``model(x)`` still returns its logits.
+
+    Avalanche's ``FeatureReplay`` replaces the last layer by ``nn.Identity``
+    in the user's model; this class reads the layer's input with a forward
+    hook that lives only for the duration of one call instead, so the user's
+    model, and every other reference to it, is left as it was.
+
+    :param model: the user's whole model.
+    :param layer_name: the name of its classifier layer (e.g. ``"fc"``).
+    """
+
+    def __init__(self, model: nn.Module, layer_name: str):
+        super().__init__()
+        self.model = model
+        self.layer_name = layer_name
+
+    def forward(self, x):
+        seen = []
+        layer = self.model.get_submodule(self.layer_name)
+        handle = layer.register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+        try:
+            self.model(x)
+        finally:
+            handle.remove()
+        if not seen:
+            raise RuntimeError(
+                f"{type(self.model).__name__}.forward never called its layer "
+                f"{self.layer_name!r}; pass the name of the layer that produces "
+                "the logits."
+            )
+        return seen[-1]
+
+
+class AuxiliaryHeadModel(FeatureClassifierModel):
+    """``classifier(feature_extractor(x))``, plus a cosine head of the
+    strategy's own, ``aux_classifier``, that trains the backbone.
+
+    ``forward`` answers with the user's ``classifier`` unless
+    :attr:`use_aux` is set; the strategy sets it only while the backbone
+    learns, so everything Avalanche evaluates is the user's model. Why
+    (docs/usage.md, "Using your own model"): a linear head trained by
+    cross-entropy on the newest classes can shrink the features towards zero
+    while its own weights grow, and cosine feature distillation, being
+    scale-free, does not stop it; a cosine head cannot do that.
+
+    :param feature_extractor: the backbone h.
+    :param classifier: the user's head g_W, used for inference.
+    :param aux_classifier: the head that trains the backbone.
+    """
+
+    def __init__(self, feature_extractor, classifier, aux_classifier):
+        super().__init__(feature_extractor, classifier)
+        self.aux_classifier = aux_classifier
+        self.use_aux = False
+
+    def forward(self, x):
+        head = self.aux_classifier if self.use_aux else self.classifier
+        return head(self.feature_extractor(x))
 
 
 class CosineIncrementalClassifier(IncrementalClassifier):
@@ -77,19 +141,20 @@ class CosineIncrementalClassifier(IncrementalClassifier):
 
 
 class DigitsCNN(nn.Module):
-    """Feature extractor for 1x8x8 digits with a 64-d feature.
+    """Feature extractor for 1x8x8 digits with a 64-d feature (larger images,
+    e.g. 28x28 Fashion-MNIST, are pooled to the same 2x2 grid).
 
-    The last layer is ``Linear -> BatchNorm1d`` with no ReLU: a ReLU right
-    before the classifier lets feature units die (89 % dead after five
-    experiences under Naive; docs/method.md, "Choices"), and stored
-    features would then live in a shrinking subspace.
+        The last layer is ``Linear -> BatchNorm1d`` with no ReLU: a ReLU right
+        before the classifier lets feature units die (89 % dead after five
+        experiences under Naive; docs/method.md, "Choices"), and stored
+        features would then live in a shrinking subspace.
     """
 
-    def __init__(self, feature_dim: int = 64, width: int = 32):
+    def __init__(self, feature_dim: int = 64, width: int = 32, in_channels: int = 1):
         super().__init__()
         self.feature_dim = feature_dim
         self.body = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1),
+            nn.Conv2d(in_channels, width, 3, padding=1),
             nn.BatchNorm2d(width),
             nn.ReLU(),
             nn.Conv2d(width, 2 * width, 3, padding=1),
@@ -99,7 +164,8 @@ class DigitsCNN(nn.Module):
             nn.Conv2d(2 * width, 2 * width, 3, padding=1),
             nn.BatchNorm2d(2 * width),
             nn.ReLU(),
-            nn.MaxPool2d(2),  # 2x2
+            nn.MaxPool2d(2),  # 2x2 for 8x8 digits
+            nn.AdaptiveAvgPool2d(2),  # larger images (identity on digits)
             nn.Flatten(),
         )
         self.fc = nn.Linear(2 * width * 4, feature_dim)

@@ -18,6 +18,7 @@ from .._utils import (
     feature_extractor_of,
     teacher_of,
 )
+from .adc import adversarial_pairs
 from .feature_buffer import FeatureBuffer
 
 __all__ = ["FeatureAdapter", "AdapterTrainer"]
@@ -37,12 +38,16 @@ class FeatureAdapter(nn.Module):
         self.mlp = nn.Sequential(
             nn.Linear(dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, dim)
         )
+        self.low = self.high = None
         if residual:
             nn.init.zeros_(self.mlp[2].weight)
             nn.init.zeros_(self.mlp[2].bias)
 
     def forward(self, v):
-        return v + self.mlp(v) if self.residual else self.mlp(v)
+        out = v + self.mlp(v) if self.residual else self.mlp(v)
+        if self.low is not None:  # stay within the range the backbone produces
+            out = torch.maximum(torch.minimum(out, self.high), self.low)
+        return out
 
 
 class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
@@ -95,6 +100,10 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
         lambda_mse: float = 1.0,
         input_noise: float = 0.1,
         extra_pairs: Optional[Callable] = None,
+        clamp: bool = True,
+        adc_steps: int = 3,
+        adc_step_size: float = 0.1,
+        adc_per_class: int = 100,
         holdout: float = 0.1,
         seed: int = 0,
     ):
@@ -121,6 +130,10 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
         self.lambda_mse = lambda_mse
         self.input_noise = input_noise
         self.extra_pairs = extra_pairs
+        self.clamp = clamp
+        self.adc_steps = int(adc_steps)
+        self.adc_step_size = adc_step_size
+        self.adc_per_class = int(adc_per_class)
         self.holdout = holdout
         self.seed = seed
         self.adapters: List[FeatureAdapter] = []
@@ -147,11 +160,29 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
                 torch.cat([v, ev]),
                 torch.cat([y, ey]),
             )
-        head = getattr(strategy.model, "classifier", None)
-        phi = self.fit(v_hat, v, y, classifier=head if self.lambda_cls > 0 else None)
         current = set(strategy.experience.classes_in_this_experience)
         old = [c for c in self.buffer.classes if c not in current]
-        self.buffer.transform(phi, classes=old)
+        if self.adc_steps > 0 and old:
+            protos = {c: self.buffer.features_of(c).mean(0) for c in old}
+            a_hat, a, ay = adversarial_pairs(
+                self._teacher,
+                fe,
+                strategy.experience.dataset,
+                protos,
+                steps=self.adc_steps,
+                step_size=self.adc_step_size,
+                per_class=self.adc_per_class,
+                device=strategy.device,
+            )
+            v_hat, v, y = (
+                torch.cat([v_hat, a_hat]),
+                torch.cat([v, a]),
+                torch.cat([y, ay]),
+            )
+        head = getattr(strategy.model, "classifier", None)
+        phi = self.fit(v_hat, v, y, classifier=head if self.lambda_cls > 0 else None)
+        # moved with the new features in one all-or-nothing update
+        self.buffer.stage_transform(phi, classes=old)
         self.adapters.append(phi)
         self.history[-1]["experience"] = strategy.clock.train_exp_counter
         self._teacher = None  # the teacher is not needed until the next experience
@@ -216,6 +247,8 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
             for p in frozen:
                 p.requires_grad_(True)
         phi.eval()
+        if self.clamp:
+            phi.low, phi.high = v.min(0).values, v.max(0).values
         for p in phi.parameters():
             p.requires_grad_(False)
         with torch.no_grad():

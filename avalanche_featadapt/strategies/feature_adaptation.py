@@ -10,6 +10,7 @@ from avalanche.distributed import DistributedHelper
 from avalanche.training.plugins import EvaluationPlugin, SupervisedPlugin
 from avalanche.training.plugins.evaluation import default_evaluator
 from avalanche.training.templates import SupervisedTemplate
+from avalanche.training.templates.base_sgd import PeriodicEval
 from torch import nn
 from torch.nn import CrossEntropyLoss
 from torch.optim import Optimizer
@@ -21,6 +22,7 @@ from .._utils import (
     check_single_head,
     split_model,
 )
+from ..models import AuxiliaryHeadModel, CosineIncrementalClassifier
 from ..distributed import DistributedSync
 from ..plugins import (
     AdapterTrainer,
@@ -116,7 +118,8 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         lambda_fd: float = 1.0,
         lambda_at: float = 0.0,
         attention_layer: Optional[str] = None,
-        head_epochs: int = 30,
+        train_head: str = "auxiliary",
+        head_epochs: int = 100,
         head_lr: float = 1e-2,
         freeze_bn: bool = True,
         image_fraction: float = 0.0,
@@ -157,6 +160,13 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             classifier=classifier,
             last_layer_name=last_layer_name,
         )
+        if train_head not in ("auxiliary", "model"):
+            raise ValueError(
+                f"train_head must be 'auxiliary' or 'model', got {train_head!r}."
+            )
+        self.train_head = train_head
+        if train_head == "auxiliary":  # its cosine head is made at the first exp
+            split = AuxiliaryHeadModel(split.feature_extractor, split.classifier, None)
         self.buffer = FeatureBuffer(
             max_samples=mem_size,
             max_bytes=memory_bytes,
@@ -207,8 +217,24 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         check_experience(exp, type(self).__name__)
         if self.image_fraction > 0 and self.image_memory is None:
             self._make_image_memory(exp)
+        if isinstance(self.model, AuxiliaryHeadModel):
+            if self.model.aux_classifier is None:
+                self.model.aux_classifier = self._make_aux_head(exp)
+            # the backbone learns through the auxiliary head; teachers copied
+            # by the plugins below answer with it too
+            self.model.use_aux = True
         super()._before_training_exp(**kwargs)
         self._check_head_width()
+
+    def _make_aux_head(self, exp):
+        x = exp.dataset.eval()[0][0].unsqueeze(0).to(self.device)
+        fe = self.model.feature_extractor
+        was = fe.training
+        fe.eval()
+        with torch.no_grad():
+            dim = fe(x).flatten(1).shape[1]
+        fe.train(was)
+        return CosineIncrementalClassifier(dim, 2).to(self.device)
 
     def _make_image_memory(self, exp):
         """Split the byte budget between images and features (hybrid)."""
@@ -230,8 +256,23 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         self.plugins.insert(self.plugins.index(self.buffer), self.image_memory)
         self.buffer.max_bytes = self.memory_bytes - n_images * image_bytes
 
+    def train(self, *args, **kwargs):
+        try:
+            return super().train(*args, **kwargs)
+        finally:  # even after a failure, what users evaluate is their head
+            if isinstance(self.model, AuxiliaryHeadModel):
+                self.model.use_aux = False
+
     def _after_training_exp(self, **kwargs):
+        if isinstance(self.model, AuxiliaryHeadModel):
+            self.model.use_aux = False
         super()._after_training_exp(**kwargs)
+        # Avalanche skips its final periodic evaluation when the last epoch
+        # was evaluated, i.e. before the head was retrained on the buffer;
+        # evaluate the model that will be used once more.
+        for p in self.plugins:
+            if isinstance(p, PeriodicEval) and p.eval_every > 0 and not p.do_final:
+                p._peval(self)
         # the per-experience caches of the plugins are not needed any more
         self.__dict__.pop("_featadapt_features", None)
         self.__dict__.pop("_featadapt_teachers", None)
@@ -241,7 +282,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         was = self.model.training
         self.model.eval()
         with torch.no_grad():
-            width = self.model(x).shape[1]
+            width = self.model.classifier(self.model.feature_extractor(x)).shape[1]
         self.model.train(was)
         need = max(self.experience.classes_in_this_experience) + 1
         if width < need:

@@ -1,0 +1,281 @@
+"""Robustness of feature adaptation outside its tuned recipe: a matrix of
+users' models x data x protocols x strategies, at equal bytes, with two
+references per model that tell where a loss comes from.
+
+    python perf/robustness.py                                   # the whole matrix
+    python perf/robustness.py --models plain --data digits --seeds 0 1 2
+
+Models (users' own, split with ``last_layer_name``, none tuned for):
+``package`` (this package's DigitsCNN + cosine head), ``plain`` (conv-ReLU x2,
+Linear(1024, 64)-ReLU feature, ``nn.Linear`` head, no BatchNorm), ``bncnn``
+(the same with BatchNorm), ``mlp`` (Avalanche's ``SimpleMLP``,
+``last_layer_name="classifier"``) and ``resnet18`` (torchvision's, 3x3 stem,
+no max-pool, ``last_layer_name="fc"``).
+Data: SplitDigits (51,200 B) and the Fashion-MNIST subset (78,400 B, the
+bytes of 100 images), 5x2 (``b0-5``) and half the classes first (``b50-5``).
+References: ``probe``, a logistic regression on FA's final backbone trained
+on all training data (the ceiling of any classifier on that backbone), and
+``oracle``, FA whose adapter also gets feature pairs of every old-class
+training image (the best any pair generator could do).
+
+Writes robustness.md (mean ± std over seeds) and robustness.png (FA minus
+Replay) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+FASHION = ROOT.parent / "shared" / "data" / "fashion-mnist-test-4443.npz"
+#: data -> (budget in bytes, epochs, Adam learning rate, batch size), shared by all
+DATA = {"digits": (51_200, 10, 1e-3, 32), "fashion": (78_400, 5, 1e-3, 64)}
+STRATEGIES = [
+    "featadapt",
+    "featadapt-noadapt",
+    "featadapt-hybrid",
+    "replay",
+    "icarl",
+    "naive",
+]
+
+
+class PlainCNN(nn.Module):
+    """A user's CNN: ReLU feature, ``nn.Linear`` head, optional BatchNorm."""
+
+    def __init__(self, bn: bool = False):
+        super().__init__()
+        norm = (lambda c: nn.BatchNorm2d(c)) if bn else (lambda c: nn.Identity())
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1),
+            norm(32),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1),
+            norm(64),
+            nn.ReLU(),
+            nn.AdaptiveMaxPool2d(4),
+            nn.Flatten(),
+            nn.Linear(1024, 64),
+            nn.ReLU(),
+        )
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+def _resnet18():
+    from torchvision.models import resnet18
+
+    m = resnet18(num_classes=10)
+    m.conv1 = nn.Conv2d(1, 64, 3, 1, 1, bias=False)
+    m.maxpool = nn.Identity()
+    return m
+
+
+def user_model(name: str, pixels: int):
+    """(model, last_layer_name) of one of the matrix's models."""
+    from avalanche.models import SimpleMLP
+
+    from avalanche_featadapt import make_digits_model
+
+    if name == "package":
+        return make_digits_model(), None
+    if name in ("plain", "bncnn"):
+        return PlainCNN(bn=name == "bncnn"), "fc"
+    if name == "mlp":
+        return SimpleMLP(num_classes=10, input_size=pixels), "classifier"
+    if name == "resnet18":
+        return _resnet18(), "fc"
+    raise ValueError(f"Unknown model {name!r}.")
+
+
+def factory(name: str, pixels: int):
+    from avalanche_featadapt import split_model
+
+    def make(**_):
+        model, last = user_model(name, pixels)
+        return split_model(model=model, last_layer_name=last)
+
+    return make
+
+
+def benchmark(data: str, protocol: str, seed: int, fashion: Path):
+    from avalanche_featadapt.benchmarks import split_digits, split_npz
+
+    if data == "digits":
+        return split_digits(protocol, seed=seed)
+    return split_npz(protocol, seed=seed, data_root=fashion)
+
+
+def final_accuracy(rows):
+    return rows[-1]["accuracy"]
+
+
+def probe_accuracy(strategy, bm) -> float:
+    """A logistic regression on the final backbone, all training data."""
+    from sklearn.linear_model import LogisticRegression
+    from torch.utils.data import ConcatDataset
+
+    from avalanche_featadapt._utils import extract_features
+
+    fe = strategy.model.feature_extractor
+    data = [
+        ConcatDataset([e.dataset.eval() for e in s])
+        for s in (bm.train_stream, bm.test_stream)
+    ]
+    (f_tr,), y_tr = extract_features([fe], data[0], device="cpu")
+    (f_te,), y_te = extract_features([fe], data[1], device="cpu")
+    mu, sd = f_tr.mean(0), f_tr.std(0) + 1e-6
+    clf = LogisticRegression(max_iter=3000).fit((f_tr - mu) / sd, y_tr)
+    return float(clf.score((f_te - mu) / sd, y_te))
+
+
+def run_cell(model, data, protocol, seed, strategies, fashion):
+    """{strategy or reference: final accuracy} for one cell and seed."""
+    from avalanche_featadapt.compare.build import build_strategy
+    from avalanche_featadapt.compare.run import evaluator, run_one
+
+    bm = benchmark(data, protocol, seed, fashion)
+    budget, epochs, lr, bs = DATA[data]
+    pixels = bm.train_stream[0].dataset[0][0].numel()
+    kw = dict(
+        model_factory=factory(model, pixels),
+        epochs=epochs,
+        lr=lr,
+        batch_size=bs,
+        device="cpu",
+    )
+    out = {}
+    for name in strategies:
+        out[name] = final_accuracy(
+            run_one(name, bm, seed=seed, memory_bytes=budget, **kw)
+        )
+
+    def old_images(s):  # the oracle: every old-class training image
+        return [e.dataset for e in bm.train_stream[: s.experience.current_experience]]
+
+    torch.manual_seed(seed)
+    fa = build_strategy(
+        "featadapt",
+        benchmark=bm,
+        memory_bytes=budget,
+        evaluator=evaluator(None),
+        overrides={"adapter_kwargs": {"extra_pairs": old_images}},
+        **kw,
+    )
+    for exp in bm.train_stream:
+        fa.train(exp)
+    res = fa.eval(bm.test_stream)
+    out["oracle"] = res["Top1_Acc_Stream/eval_phase/test_stream/Task000"]
+    out["probe"] = probe_accuracy(fa, bm)
+    return out
+
+
+def _pm(v):
+    v = 100 * np.asarray(v)
+    return f"{v.mean():.1f}" + (f" ± {v.std():.1f}" if len(v) > 1 else "")
+
+
+def report(results, seeds, out: Path):
+    cols = STRATEGIES + ["oracle", "probe"]
+    cols = [c for c in cols if any(c in r for r in results.values())]
+    lines = [
+        "# Robustness matrix: final accuracy (%)",
+        "",
+        f"Seeds {seeds}; mean ± std over seeds. `oracle`: FA with pairs of every "
+        "old-class image; `probe`: logistic regression on FA's final backbone.",
+        "",
+        "| model | data | protocol | " + " | ".join(cols) + " | FA − noadapt "
+        "| FA − Naive |",
+        "|---|---|---|" + "---|" * (len(cols) + 2),
+    ]
+    for (m, d, p), per_seed in results.items():
+        get = lambda k: [s[k] for s in per_seed if k in s]  # noqa: E731
+        cells = [_pm(get(c)) if get(c) else "" for c in cols]
+        diff = lambda a, b: (  # noqa: E731
+            f"{100 * (np.mean(get(a)) - np.mean(get(b))):+.1f}"
+            if get(a) and get(b)
+            else ""
+        )
+        cells += [diff("featadapt", "featadapt-noadapt"), diff("featadapt", "naive")]
+        lines.append(f"| {m} | {d} | {p} | " + " | ".join(cells) + " |")
+    (out / "robustness.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    heatmap(results, out)
+
+
+def heatmap(results, out: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(k[0] for k in results))
+    cols = list(dict.fromkeys((k[1], k[2]) for k in results))
+    z = np.full((len(models), len(cols)), np.nan)
+    for (m, d, p), per_seed in results.items():
+        a = [s["featadapt"] - s["replay"] for s in per_seed if "replay" in s]
+        if a:
+            z[models.index(m), cols.index((d, p))] = 100 * np.mean(a)
+    fig, ax = plt.subplots(figsize=(1.8 * len(cols) + 2, 0.6 * len(models) + 1.5))
+    lim = np.nanmax(np.abs(z)) if np.isfinite(z).any() else 1
+    im = ax.imshow(z, cmap="RdBu", vmin=-lim, vmax=lim)
+    for i in range(len(models)):
+        for j in range(len(cols)):
+            if np.isfinite(z[i, j]):
+                ax.text(j, i, f"{z[i, j]:+.1f}", ha="center", va="center")
+    ax.set_xticks(range(len(cols)), [f"{d}\n{p}" for d, p in cols])
+    ax.set_yticks(range(len(models)), models)
+    ax.set_title("FA − Replay, final accuracy (points), equal bytes")
+    fig.colorbar(im, ax=ax, label="points")
+    fig.tight_layout()
+    fig.savefig(out / "robustness.png", dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--models", nargs="+", default=["package", "plain", "bncnn", "mlp", "resnet18"]
+    )
+    p.add_argument("--data", nargs="+", default=list(DATA), choices=list(DATA))
+    p.add_argument("--protocols", nargs="+", default=["b0-5", "b50-5"])
+    p.add_argument("--strategies", nargs="+", default=STRATEGIES)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--fashion", type=Path, default=FASHION)
+    p.add_argument("--out", type=Path, default=Path("results/robustness"))
+    a = p.parse_args(argv)
+    if "fashion" in a.data and not a.fashion.exists():
+        p.error(f"{a.fashion} not found: pass --fashion FILE.npz or --data digits")
+    a.out.mkdir(parents=True, exist_ok=True)
+    warnings.simplefilter("ignore")
+    results = {}
+    for d in a.data:
+        for proto in a.protocols:
+            for m in a.models:
+                cell = []
+                for seed in a.seeds:
+                    cell.append(run_cell(m, d, proto, seed, a.strategies, a.fashion))
+                    print(
+                        m,
+                        d,
+                        proto,
+                        seed,
+                        {k: round(100 * v, 1) for k, v in cell[-1].items()},
+                        flush=True,
+                    )
+                results[(m, d, proto)] = cell
+                report(results, a.seeds, a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
