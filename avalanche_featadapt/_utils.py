@@ -4,6 +4,7 @@ the frozen teacher, input checks."""
 from __future__ import annotations
 
 import copy
+import math
 from typing import Optional, Tuple
 
 import torch
@@ -103,21 +104,139 @@ def resolve_dtype(dtype) -> torch.dtype:
     raise ValueError(f"Unknown storage dtype {dtype!r}; pass one of {list(_DTYPES)}.")
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_positive(name: str, value, *, allow_none=False, integer=False):
-    """Raise a ValueError naming the argument if value is not > 0."""
+    """Raise a ValueError naming the argument if value is not a finite
+    number > 0 (NaN and inf are refused: a NaN weight would silently turn a
+    term off, as every comparison with NaN is false)."""
     if value is None and allow_none:
         return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = _is_number(value) and math.isfinite(value)
     if integer:
         ok = ok and float(value).is_integer()
     if not ok or value <= 0:
         kind = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}.")
+        raise ValueError(f"{name} must be {kind}, got {value!r}.{_finite(value)}")
 
 
 def check_non_negative(name: str, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+    """Raise a ValueError naming the argument if value is not a finite
+    number >= 0 (0 turns a loss term off)."""
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"{name} must be a number >= 0 (0 turns it off), got {value!r}."
+            + _finite(value)
+        )
+
+
+def _finite(value) -> str:
+    if _is_number(value) and not math.isfinite(value):
+        return " NaN and inf are refused: pass a finite number."
+    return ""
+
+
+def check_bool(name: str, value):
+    """Refuse anything but True/False (``residual='no'`` is truthy)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}.")
+
+
+def check_module(name: str, value, *, allow_none=True):
+    """Refuse a model part that is not a ``torch.nn.Module``."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, torch.nn.Module):
+        raise ValueError(
+            f"{name} must be a torch.nn.Module, got {type(value).__name__} "
+            f"{value!r:.60}."
+        )
+
+
+def check_training_args(*, train_mb_size, train_epochs, eval_mb_size, plugins):
+    """The arguments every Avalanche ``SupervisedTemplate`` takes, checked
+    with their names (Avalanche asserts, or trains on nothing)."""
+    check_positive("train_mb_size", train_mb_size, integer=True)
+    check_positive("train_epochs", train_epochs, integer=True)
+    check_positive("eval_mb_size", eval_mb_size, allow_none=True, integer=True)
+    if plugins is None:
+        return
+    from avalanche.core import BasePlugin
+
+    if not isinstance(plugins, (list, tuple)):
+        raise ValueError(
+            f"plugins must be a list of Avalanche plugins, got "
+            f"{type(plugins).__name__} {plugins!r:.60}; e.g. plugins=[ReplayPlugin(...)]."
+        )
+    for i, p in enumerate(plugins):
+        if not isinstance(p, BasePlugin):
+            raise ValueError(
+                f"plugins[{i}] is a {type(p).__name__}, not an Avalanche plugin "
+                "(a SupervisedPlugin instance)."
+            )
+
+
+def check_fa_args(args: dict):
+    """FeatureAdaptationStrategy's arguments, each refused by its own name
+    (``head_epochs=0`` names ``head_epochs``, not the plugin's ``epochs``)."""
+    for name in ("model", "feature_extractor", "classifier"):
+        check_module(name, args.get(name))
+    for name in ("head_epochs",):
+        check_positive(name, args[name], integer=True)
+    for name in ("head_lr", "temperature"):
+        check_positive(name, args[name])
+    for name in ("lambda_kd", "lambda_fd", "lambda_at"):
+        check_non_negative(name, args[name])
+    for name in ("adapt", "freeze_bn"):
+        check_bool(name, args[name])
+    kw = args.get("adapter_kwargs")
+    if kw is not None and not isinstance(kw, dict):
+        raise ValueError(
+            f"adapter_kwargs must be a dict of AdapterTrainer arguments, got {kw!r:.60}."
+        )
+    if kw and "residual" in kw:
+        check_bool("adapter_kwargs['residual']", kw["residual"])
+    check_training_args(
+        train_mb_size=args["train_mb_size"],
+        train_epochs=args["train_epochs"],
+        eval_mb_size=args["eval_mb_size"],
+        plugins=args["plugins"],
+    )
+
+
+#: above this class id, a head of one unit per class id is refused
+MAX_CLASS_ID = 100_000
+
+
+def check_labels(experience):
+    """Refuse float labels (they would be truncated to integers) and class
+    ids so large that a head of one unit per id would be huge."""
+    targets = getattr(experience.dataset, "targets", None)
+    if targets is None:
+        return
+    t = torch.as_tensor(list(targets))
+    if t.is_floating_point():
+        example = t[t != t.round()][:1].tolist() or t[:1].tolist()
+        raise ValueError(
+            f"Experience {experience.current_experience} has float labels (e.g. "
+            f"{example[0]}); class labels must be integers 0..C-1. Pass the "
+            "targets as integers (y.long())."
+        )
+    if t.numel() and int(t.max()) > MAX_CLASS_ID:
+        raise ValueError(
+            f"Experience {experience.current_experience} has class id "
+            f"{int(t.max())}: the classifier has one unit per class id, so it "
+            f"would be {int(t.max()) + 1} units wide. Remap the labels to "
+            "0..C-1 (e.g. nc_benchmark(..., class_ids_from_zero_from_first_exp"
+            "=True))."
+        )
+    if t.numel() and int(t.min()) < 0:
+        raise ValueError(
+            f"Experience {experience.current_experience} has negative class id "
+            f"{int(t.min())}; class labels must be integers 0..C-1."
+        )
 
 
 def check_device(device) -> torch.device:
@@ -172,6 +291,7 @@ def check_experience(experience, who: str):
             f"Experience {experience.current_experience} has no training data; "
             "remove empty experiences from the stream."
         )
+    check_labels(experience)
 
 
 def check_single_head(who: str, *modules) -> None:

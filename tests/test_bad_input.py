@@ -14,12 +14,12 @@ from conftest import make_evaluator
 def _fa(**kw):
     m = make_digits_model()
     kw.setdefault("memory_bytes", 51_200)
+    kw.setdefault("model", m)
+    kw.setdefault("train_epochs", 1)
+    kw.setdefault("head_epochs", 2)
+    kw.setdefault("adapter_kwargs", {"epochs": 2})
     return FeatureAdaptationStrategy(
-        model=m,
         optimizer=torch.optim.SGD(m.parameters(), lr=0.05),
-        train_epochs=1,
-        head_epochs=2,
-        adapter_kwargs={"epochs": 2},
         evaluator=make_evaluator(),
         **kw,
     )
@@ -102,3 +102,109 @@ def test_float16_features_beyond_its_range_are_refused(digits):
     with pytest.raises(ValueError, match="beyond float16's largest value 65504"):
         s.train(digits.train_stream[0])
     assert s.buffer.classes == [] and len(s.buffer) == 0
+
+
+# ------------------------------------------ item 6: arguments at construction
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            {"lambda_kd": float("nan")},
+            "lambda_kd must be a number >= 0.*NaN and inf are refused",
+        ),
+        ({"lambda_fd": float("inf")}, "lambda_fd must be a number >= 0.*NaN and inf"),
+        ({"lambda_kd": -1.0}, "lambda_kd must be a number >= 0"),
+        (
+            {"temperature": float("nan")},
+            "temperature must be a positive number.*NaN and inf",
+        ),
+        ({"feature_extractor": "fe", "model": None}, "feature_extractor must be a"),
+        (
+            {
+                "model": None,
+                "feature_extractor": torch.nn.Linear(64, 8),
+                "classifier": "head",
+            },
+            "classifier must be a torch.nn.Module",
+        ),
+        ({"adapter_kwargs": {"residual": "no"}}, "residual'\\] must be True or"),
+        ({"adapter_kwargs": "fast"}, "adapter_kwargs must be a dict"),
+        ({"plugins": "x"}, "plugins must be a list of Avalanche plugins"),
+        ({"plugins": ["x"]}, r"plugins\[0\] is a str, not an Avalanche plugin"),
+        ({"head_epochs": 0}, "head_epochs must be a positive integer"),
+        ({"head_lr": 0.0}, "head_lr must be a positive"),
+        ({"train_epochs": 0}, "train_epochs must be a positive integer"),
+        ({"train_epochs": -1}, "train_epochs must be a positive integer"),
+        ({"train_epochs": 1.5}, "train_epochs must be a positive integer"),
+        ({"train_mb_size": 0}, "train_mb_size must be a positive integer"),
+        ({"eval_mb_size": 0}, "eval_mb_size must be a positive integer"),
+        ({"adapt": "yes"}, "adapt must be True or False"),
+        ({"freeze_bn": 1}, "freeze_bn must be True or False"),
+        (
+            {"memory_bytes": float("inf")},
+            "memory_bytes must be a positive integer.*NaN and inf",
+        ),
+    ],
+)
+def test_every_argument_is_checked_at_construction(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _fa(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (
+            lambda: __import__("avalanche_featadapt").SDCPlugin(sigma=float("inf")),
+            "sigma must be a positive number.*NaN and inf",
+        ),
+        (
+            lambda: __import__("avalanche_featadapt").AdapterTrainer(
+                buffer=__import__("avalanche_featadapt").FeatureBuffer(max_samples=4),
+                residual="no",
+            ),
+            "residual must be True or False",
+        ),
+        (
+            lambda: __import__("avalanche_featadapt").DistillationRegularizer(
+                lambda_kd=float("nan")
+            ),
+            "lambda_kd must be a number >= 0.*NaN and inf are refused",
+        ),
+        (
+            lambda: __import__("avalanche_featadapt").ClassifierRetrainer(
+                buffer=__import__("avalanche_featadapt").FeatureBuffer(max_samples=4),
+                lr=float("inf"),
+            ),
+            "lr must be a positive number.*NaN and inf",
+        ),
+    ],
+)
+def test_plugins_alone_check_their_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def _benchmark_with_labels(y):
+    from avalanche.benchmarks import benchmark_from_datasets
+    from avalanche.benchmarks.utils import _make_taskaware_tensor_classification_dataset
+
+    x = torch.rand(len(y), 1, 8, 8)
+    ds = _make_taskaware_tensor_classification_dataset(x, torch.as_tensor(y))
+    return benchmark_from_datasets(train=[ds], test=[ds])
+
+
+def test_float_labels_are_refused_not_truncated():
+    bm = _benchmark_with_labels([0.0, 1.5, 2.0, 1.0])
+    s = _fa()
+    with pytest.raises(ValueError, match=r"float labels \(e.g. 1.5\).*y.long\(\)"):
+        s.train(bm.train_stream[0])
+
+
+def test_a_huge_class_id_is_refused_before_the_head_grows():
+    bm = _benchmark_with_labels([0, 1, 5_000_000, 1])
+    s = _fa()
+    width = s.model.classifier.classifier.out_features
+    with pytest.raises(ValueError, match="class id 5000000.*Remap the labels"):
+        s.train(bm.train_stream[0])
+    assert s.model.classifier.classifier.out_features == width

@@ -11,6 +11,7 @@ from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
 from .._utils import (
+    check_bool,
     check_non_negative,
     check_positive,
     experience_features,
@@ -111,6 +112,7 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
         if not isinstance(buffer, FeatureBuffer):
             raise ValueError("buffer must be a FeatureBuffer (the memory to adapt).")
         check_positive("hidden_dim", hidden_dim, integer=True)
+        check_bool("residual", residual)
         check_positive("epochs", epochs, integer=True)
         check_positive("lr", lr)
         check_positive("batch_size", batch_size, integer=True)

@@ -18,6 +18,7 @@ from torch.optim import Optimizer
 from .._utils import (
     check_device,
     check_experience,
+    check_fa_args,
     check_positive,
     check_single_head,
     split_model,
@@ -140,6 +141,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             )
         check_positive("memory_bytes", memory_bytes, allow_none=True, integer=True)
         check_positive("mem_size", mem_size, allow_none=True, integer=True)
+        check_fa_args(locals())  # every other argument, by its own name
         if not 0 <= image_fraction < 1:
             raise ValueError(
                 f"image_fraction must be in [0, 1), got {image_fraction!r}."
