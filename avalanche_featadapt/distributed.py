@@ -42,6 +42,7 @@ rank 0 only.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Tuple
 
@@ -52,7 +53,43 @@ from torch.utils.data import Subset
 
 from ._utils import extract_features
 
-__all__ = ["DistributedSync", "extract_features_sharded", "save_checkpoint_main"]
+__all__ = [
+    "DistributedSync",
+    "extract_features_sharded",
+    "init_distributed",
+    "save_checkpoint_main",
+]
+
+
+def init_distributed(*, random_seed: int, use_cuda: bool = True) -> torch.device:
+    """``DistributedHelper.init_distributed``, and this process's device.
+
+    Avalanche 0.6 gives the process of global rank r the GPU ``cuda:r``
+    (``make_device``), which does not exist on the second node and beyond
+    of a multi-node run, and ``init_distributed`` already selects it. Here
+    the helper's ``make_device`` is replaced, before the process group
+    starts, by one that returns ``cuda:LOCAL_RANK`` (set by torchrun), so
+    Avalanche's own communications use that device too. On one node the two
+    agree; on the CPU (gloo) both are ``cpu``. Without torchrun this starts
+    no process group, as Avalanche's own does not.
+
+    :param random_seed: seed of every rank (Avalanche's ``RNGManager``).
+    :param use_cuda: one GPU per process and nccl, where CUDA is available.
+    """
+    helper = DistributedHelper
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+
+    def make_device(set_cuda_device: bool = False) -> torch.device:
+        if not helper.use_cuda:
+            return torch.device("cpu")
+        dev = torch.device(f"cuda:{local_rank}")
+        if set_cuda_device:
+            torch.cuda.set_device(dev)
+        return dev
+
+    helper.make_device = make_device  # an instance attribute: Avalanche's calls
+    helper.init_distributed(random_seed=random_seed, use_cuda=use_cuda)
+    return helper.make_device()
 
 
 def extract_features_sharded(
@@ -116,6 +153,12 @@ class DistributedSync(SupervisedPlugin, supports_distributed=True):
     run after they have been updated and before the evaluator.
     """
 
+    def __init__(self):
+        super().__init__()
+        #: per experience, the largest difference between this rank's weights
+        #: and rank 0's just before they are broadcast (0 on rank 0)
+        self.divergence: List[float] = []
+
     def _on(self) -> bool:
         return DistributedHelper.is_distributed and DistributedHelper.world_size > 1
 
@@ -148,10 +191,19 @@ class DistributedSync(SupervisedPlugin, supports_distributed=True):
     def after_training_exp(self, strategy, **kwargs):
         if not self._on():
             return
+        params = list(strategy.model.parameters())
+        before = [p.detach().clone() for p in params]
         state = _model_state(strategy.model)
         for p in strategy.plugins:
             state += _memory_tensors(p)
         _broadcast_(state)
+        # how far this rank's weights were from rank 0's before the broadcast:
+        # 0 when the gradient averaging kept the ranks in step
+        self.divergence.append(
+            max(((b - p.detach()).abs().max().item() for b, p in zip(before, params)))
+            if params
+            else 0.0
+        )
 
     def before_eval_exp(self, strategy, **kwargs):
         """Replace Avalanche's sharded evaluation loader by one over the

@@ -8,10 +8,11 @@ It runs FeatureAdaptationStrategy on SplitDigits (or on the images of an
 .npz file, e.g. the Fashion-MNIST subset) and ends by printing one line,
 ``final accuracy: X``. The same script runs without torchrun, in one
 process. Avalanche's recipe (its examples/distributed_training.py) is
-followed: ``DistributedHelper.init_distributed`` first, the device from
-``make_device``, loggers on rank 0 only, the other ranks' output silenced,
-and the mini-batch divided by the number of processes so that the global
-batch stays the same. The strategy attaches
+followed: ``DistributedHelper.init_distributed`` first (through
+``avalanche_featadapt.distributed.init_distributed``, which gives each
+process the GPU of its local rank), loggers on rank 0 only, the other
+ranks' output silenced, and the mini-batch divided by the number of
+processes so that the global batch stays the same. The strategy attaches
 :class:`~avalanche_featadapt.distributed.DistributedSync` by itself, which
 averages the gradients and keeps the memory identical on every rank
 (docs/usage.md, "Distributed training").
@@ -33,28 +34,25 @@ from avalanche.training.plugins import EvaluationPlugin
 from avalanche_featadapt import FeatureAdaptationStrategy, SplitDigits
 from avalanche_featadapt import make_digits_model
 from avalanche_featadapt.checkpoint import load_checkpoint
-from avalanche_featadapt.distributed import save_checkpoint_main
+from avalanche_featadapt.distributed import (
+    DistributedSync,
+    init_distributed,
+    save_checkpoint_main,
+)
 from avalanche_featadapt.memory import MemoryBytes
 
 
 def build(args):
-    """(benchmark, model) for SplitDigits or an .npz file of images."""
+    """(benchmark, model) for SplitDigits, or for an .npz file of images with
+    the comparison's settings for it (``featadapt compare --benchmark npz``)."""
     if args.npz is None:
         return SplitDigits(5, seed=args.seed), make_digits_model()
-    from avalanche_featadapt.benchmarks import split_npz
-    from avalanche_featadapt.models import (
-        CosineIncrementalClassifier,
-        DigitsCNN,
-        FeatureClassifierModel,
-    )
+    from avalanche_featadapt.compare import BENCHMARKS
 
-    bm = split_npz("b0-5", seed=args.seed, data_root=args.npz)
+    spec = BENCHMARKS["npz"]
+    bm = spec.build("b0-5", seed=args.seed, data_root=args.npz)
     channels = bm.train_stream[0].dataset[0][0].shape[0]
-    kw = {"in_channels": channels} if channels != 1 else {}
-    model = FeatureClassifierModel(
-        DigitsCNN(64, width=16, **kw), CosineIncrementalClassifier(64, 2)
-    )
-    return bm, model
+    return bm, spec.model(channels)(initial_classes=2)
 
 
 def main(argv=None):
@@ -80,9 +78,10 @@ def main(argv=None):
     )
     args = p.parse_args(argv)
 
-    DistributedHelper.init_distributed(random_seed=args.seed, use_cuda=args.cuda)
+    # DistributedHelper.init_distributed, with cuda:LOCAL_RANK as the device
+    # (Avalanche 0.6 picks cuda:<global rank>, absent beyond the first node)
+    device = init_distributed(random_seed=args.seed, use_cuda=args.cuda)
     rank, world = DistributedHelper.rank, DistributedHelper.world_size
-    device = DistributedHelper.make_device()
     if not DistributedHelper.is_main_process:  # print and log once
         sys.stdout = open(os.devnull, "w")
         warnings.filterwarnings("ignore")  # errors still reach stderr
@@ -129,8 +128,14 @@ def main(argv=None):
     if args.dump is not None:  # every rank: to check the ranks agree
         args.dump.mkdir(parents=True, exist_ok=True)
         feats, labels = strategy.buffer.features()
+        sync = [p for p in strategy.plugins if isinstance(p, DistributedSync)]
         torch.save(
-            {"features": feats, "labels": labels, "accuracy": acc},
+            {
+                "features": feats,
+                "labels": labels,
+                "accuracy": acc,
+                "divergence": sync[0].divergence if sync else [],
+            },
             args.dump / f"rank{rank}.pt",
         )
     print(f"time: {time.perf_counter() - start:.1f} s")

@@ -14,9 +14,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "distributed_training.py"
-# the example's defaults (5 epochs, 51,200 B: 200 stored features), where
-# the accuracy moves by about 1 point with the batch order (0.850 / 0.853 /
-# 0.858 measured), against 5-8 points with 2 epochs and 50 features
+# the example's defaults (5 epochs, 51,200 B: 200 stored features). The
+# final accuracy moves with the batch order alone: seed 0 gave 0.808 in one
+# plain process, 0.783 under torchrun with 1 process and 0.761 with 2. The
+# accuracy check below is a coarse one (a wrong gathering order or no
+# averaging costs far more); the divergence check is the exact one.
 ARGS = []
 
 
@@ -58,6 +60,11 @@ def test_every_rank_holds_the_identical_memory(two_ranks):
     assert torch.equal(r0["features"], r1["features"])
     assert torch.equal(r0["labels"], r1["labels"])
     assert r0["accuracy"] == r1["accuracy"]  # both evaluated the whole test set
+    # the averaged gradients kept the ranks' weights in step: before each
+    # experience's broadcast, rank 1 was already rank 0 (without the averaging
+    # each rank trains its own model on its half of the data)
+    assert len(r1["divergence"]) == 5
+    assert max(r1["divergence"]) < 1e-4, r1["divergence"]
 
 
 @pytest.mark.slow
@@ -92,8 +99,8 @@ def test_accuracy_matches_one_process(two_ranks, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(EXAMPLE), run_name="__main__")  # no torchrun: 1 process
     one = float(re.search(r"final accuracy: ([\d.]+)", capsys.readouterr().out)[1])
-    # same global batch, another batch order: 0.853 against 0.850 measured
-    assert abs(two - one) < 0.04, (two, one)
+    # same global batch, another batch order: at most 0.047 apart measured
+    assert abs(two - one) < 0.08, (two, one)
 
 
 def test_single_process_strategy_has_no_sync_plugin():
