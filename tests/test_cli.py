@@ -119,6 +119,17 @@ def test_list_names_every_record(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert all(n in out for n in list(STRATEGIES) + list(BENCHMARKS))
+    assert "an image: 1x8x8 = 64 bytes" in out
+
+
+def test_registry_image_shape_is_what_the_budget_counts():
+    from avalanche_featadapt.compare import BENCHMARKS
+    from avalanche_featadapt.compare.run import default_budgets
+
+    spec = BENCHMARKS["split-digits"]
+    bm = spec.build("b0-5", seed=0)
+    c, h, w = spec.image_shape
+    assert default_budgets(bm, (200,)) == [200 * c * h * w] == [12_800]
 
 
 def _rows(final, seeds=(0,)):

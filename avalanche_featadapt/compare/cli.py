@@ -184,6 +184,9 @@ def _list(args) -> int:
             f"{b.schedule}\n      {b.source}"
         )
         print(f"      data: {b.layout or 'embedded (scikit-learn)'}")
+        if b.image_shape:
+            c, h, w = b.image_shape
+            print(f"      an image: {c}x{h}x{w} = {c * h * w:,} bytes at 8 bits/pixel")
     return 0
 
 
