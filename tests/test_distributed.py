@@ -15,10 +15,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "distributed_training.py"
 # the example's defaults (5 epochs, 51,200 B: 200 stored features). The
-# final accuracy moves with the batch order alone: seed 0 gave 0.808 in one
-# plain process, 0.783 under torchrun with 1 process and 0.761 with 2. The
-# accuracy check below is a coarse one (a wrong gathering order or no
-# averaging costs far more); the divergence check is the exact one.
+# final accuracy moves with the batch order and with BatchNorm statistics
+# taken over each rank's half batch: seed 0 gave 0.808 in one plain process,
+# 0.783 under torchrun with 1 process, 0.761 with 2; seed 1 gave 0.853,
+# 0.814 and 0.736. The accuracy check below is therefore coarse (a wrong
+# gathering order or no averaging costs far more); the divergence check is
+# the exact one.
 ARGS = []
 
 
@@ -99,8 +101,8 @@ def test_accuracy_matches_one_process(two_ranks, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(EXAMPLE), run_name="__main__")  # no torchrun: 1 process
     one = float(re.search(r"final accuracy: ([\d.]+)", capsys.readouterr().out)[1])
-    # same global batch, another batch order: at most 0.047 apart measured
-    assert abs(two - one) < 0.08, (two, one)
+    # same global batch; 0.047 (seed 0) and 0.117 (seed 1) apart measured
+    assert abs(two - one) < 0.15, (two, one)
 
 
 def test_single_process_strategy_has_no_sync_plugin():
