@@ -7,7 +7,7 @@ from typing import List
 
 import torch
 
-__all__ = ["check_finite_batch", "experience_classes"]
+__all__ = ["check_buffer_order", "check_finite_batch", "experience_classes"]
 
 
 def check_finite_batch(x, experience: int) -> None:
@@ -39,3 +39,37 @@ def experience_classes(experience) -> List[int]:
             "with targets."
         )
     return sorted({int(c) for c in torch.as_tensor(list(targets)).tolist()})
+
+
+def _index(plugins, plugin) -> int:
+    return next((i for i, p in enumerate(plugins) if p is plugin), -1)
+
+
+def check_buffer_order(strategy, plugin, buffer, *, buffer_after: bool) -> None:
+    """A plugin that works on a :class:`FeatureBuffer` needs it among the
+    strategy's plugins, on the right side of itself: the adapter before its
+    buffer (the buffer's update applies the adapter's phi_t), the classifier
+    retrainer after it (it trains on the updated buffer). Raises, saying how
+    to order them, instead of training and changing nothing."""
+    who = type(plugin).__name__
+    plugins = list(strategy.plugins)
+    i, j = _index(plugins, plugin), _index(plugins, buffer)
+    right = (
+        f"plugins=[{who}(buffer=buffer, ...), buffer]"
+        if buffer_after
+        else f"plugins=[buffer, {who}(buffer=buffer, ...)]"
+    )
+    if j < 0:
+        raise ValueError(
+            f"{who}'s FeatureBuffer is not among the strategy's plugins, so it "
+            f"would never be filled or updated and {who} would change nothing. "
+            f"Pass both: {right}."
+        )
+    if buffer_after and j < i or not buffer_after and j > i:
+        where = "after" if buffer_after else "before"
+        raise ValueError(
+            f"{who} is at plugins[{i}] and its FeatureBuffer at plugins[{j}]; the "
+            f"buffer must come {where} it, or the buffer's update would miss "
+            f"this experience's {'adapter' if buffer_after else 'features'}. "
+            f"Order them as {right}."
+        )

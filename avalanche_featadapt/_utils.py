@@ -292,6 +292,15 @@ def check_experience(experience, who: str):
             "remove empty experiences from the stream."
         )
     check_labels(experience)
+    if not hasattr(experience, "classes_in_this_experience"):
+        raise ValueError(
+            f"{who} needs to know each experience's classes (its head grows with "
+            "them, through Avalanche's IncrementalClassifier), but this stream "
+            "has no classes timeline (a stream of benchmark_from_datasets). "
+            "Wrap the benchmark with avalanche.benchmarks.with_classes_timeline("
+            "benchmark), or build it with class_incremental_benchmark / "
+            "nc_benchmark."
+        )
 
 
 def check_single_head(who: str, *modules) -> None:
@@ -384,6 +393,19 @@ def teacher_of(strategy, module: nn.Module) -> nn.Module:
     if key not in cache:
         cache[key] = frozen_copy(module)
     return cache[key]
+
+
+_CACHES = ("_featadapt_teachers", "_featadapt_features")
+
+
+def release_caches(strategy) -> None:
+    """Drop the per-experience caches that :func:`teacher_of` and
+    :func:`experience_features` keep on the strategy. The plugins that
+    create them call it from ``after_training``, so that nothing of theirs
+    stays on the strategy (or goes into its checkpoints) between
+    experiences, whatever strategy they are attached to."""
+    for name in _CACHES:
+        strategy.__dict__.pop(name, None)
 
 
 def feature_extractor_of(strategy, feature_extractor: Optional[nn.Module]):

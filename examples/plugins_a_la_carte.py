@@ -24,7 +24,9 @@ torch.manual_seed(0)
 benchmark = SplitDigits(n_experiences=5)
 model = make_digits_model()
 
-buffer = FeatureBuffer(max_bytes=25_600, dtype="float16")  # 200 features of 64 halves
+buffer = FeatureBuffer(
+    memory_bytes=25_600, feature_dtype="float16"
+)  # 200 features of 64 halves
 adapter = AdapterTrainer(buffer=buffer, epochs=30)
 
 strategy = Naive(

@@ -26,7 +26,7 @@ for what, d, image in (
 ):
     cells = []
     for dtype in ("float32", "float16", "int8"):
-        b = FeatureBuffer(max_samples=1, dtype=dtype).bytes_per_sample(d)
+        b = FeatureBuffer(mem_size=1, feature_dtype=dtype).bytes_per_sample(d)
         cells.append(f"{dtype} {b:5d} B ({image[1] / b:6.1f}x smaller)")
     print(
         f"  {what:27s} d={d:3d}: "
@@ -36,7 +36,7 @@ for what, d, image in (
 
 names = {"float32": "featadapt", "float16": "featadapt-fp16", "int8": "featadapt-int8"}
 per_sample = {
-    k: FeatureBuffer(max_samples=1, dtype=k).bytes_per_sample(64) for k in names
+    k: FeatureBuffer(mem_size=1, feature_dtype=k).bytes_per_sample(64) for k in names
 }
 results = {}
 for label, budget in (

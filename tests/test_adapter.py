@@ -18,7 +18,7 @@ def test_adapter_learns_a_known_map_to_held_out_cosine_above_099():
     f = known_map(d)
     g = torch.Generator().manual_seed(1)
     v_hat = torch.randn(2000, d, generator=g)
-    trainer = AdapterTrainer(buffer=FeatureBuffer(max_samples=10), epochs=40)
+    trainer = AdapterTrainer(buffer=FeatureBuffer(mem_size=10), epochs=40)
     phi = trainer.fit(v_hat, f(v_hat))
     assert trainer.history[-1]["holdout_cosine"] > 0.99
     # and on fresh points it never saw
@@ -35,7 +35,7 @@ def test_residual_adapter_starts_as_identity():
 
 
 def test_adapter_moves_only_old_classes_of_the_buffer():
-    buf = FeatureBuffer(max_samples=100)
+    buf = FeatureBuffer(mem_size=100)
     buf.add(torch.randn(20, 4), torch.tensor([0] * 10 + [1] * 10))
     trainer = AdapterTrainer(buffer=buf, epochs=5)
     phi = trainer.fit(torch.randn(50, 4), torch.randn(50, 4))
@@ -57,6 +57,6 @@ def test_adapter_moves_only_old_classes_of_the_buffer():
     ],
 )
 def test_bad_arguments(kwargs, match):
-    args = {"buffer": FeatureBuffer(max_samples=10), **kwargs}
+    args = {"buffer": FeatureBuffer(mem_size=10), **kwargs}
     with pytest.raises(ValueError, match=match):
         AdapterTrainer(**args)

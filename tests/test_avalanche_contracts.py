@@ -102,7 +102,7 @@ def test_single_head_avalanche_model_still_accepted():
         memory_bytes=12_800,
         evaluator=make_evaluator(),
     )
-    assert s.buffer.max_bytes == 12_800
+    assert s.buffer.memory_bytes == 12_800
 
 
 UNUSABLE = ["meta"] + ([] if torch.backends.mps.is_available() else ["mps"])

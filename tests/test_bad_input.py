@@ -160,7 +160,7 @@ def test_every_argument_is_checked_at_construction(kwargs, match):
         ),
         (
             lambda: __import__("avalanche_featadapt").AdapterTrainer(
-                buffer=__import__("avalanche_featadapt").FeatureBuffer(max_samples=4),
+                buffer=__import__("avalanche_featadapt").FeatureBuffer(mem_size=4),
                 residual="no",
             ),
             "residual must be True or False",
@@ -173,7 +173,7 @@ def test_every_argument_is_checked_at_construction(kwargs, match):
         ),
         (
             lambda: __import__("avalanche_featadapt").ClassifierRetrainer(
-                buffer=__import__("avalanche_featadapt").FeatureBuffer(max_samples=4),
+                buffer=__import__("avalanche_featadapt").FeatureBuffer(mem_size=4),
                 lr=float("inf"),
             ),
             "lr must be a positive number.*NaN and inf",
@@ -208,3 +208,110 @@ def test_a_huge_class_id_is_refused_before_the_head_grows():
     with pytest.raises(ValueError, match="class id 5000000.*Remap the labels"):
         s.train(bm.train_stream[0])
     assert s.model.classifier.classifier.out_features == width
+
+
+# ------------------------- issue 9 items 5-6: caches, composition, new APIs
+def _naive(plugins, model=None):
+    from avalanche.training import Naive
+
+    m = model if model is not None else make_digits_model()
+    return Naive(
+        model=m,
+        optimizer=torch.optim.SGD(m.parameters(), lr=0.05),
+        criterion=torch.nn.CrossEntropyLoss(),
+        train_mb_size=32,
+        eval_mb_size=256,
+        plugins=plugins,
+        evaluator=make_evaluator(),
+    )
+
+
+def test_plugins_leave_no_cache_on_the_strategy(digits):
+    from avalanche_featadapt import (
+        AdapterTrainer,
+        DistillationRegularizer,
+        FeatureBuffer,
+    )
+
+    s = _naive([DistillationRegularizer()])
+    buffer = FeatureBuffer(mem_size=40)
+    t = _naive([AdapterTrainer(buffer=buffer, epochs=2), buffer])
+    for strategy in (s, t):
+        for exp in digits.train_stream[:2]:
+            strategy.train(exp)
+            assert "_featadapt_teachers" not in strategy.__dict__
+            assert "_featadapt_features" not in strategy.__dict__
+    assert len(t.plugins[0].adapters) == 1  # the caches were used, then dropped
+
+
+def test_an_adapter_without_its_buffer_is_refused(digits):
+    from avalanche_featadapt import AdapterTrainer, FeatureBuffer
+
+    buffer = FeatureBuffer(mem_size=40)
+    s = _naive([AdapterTrainer(buffer=buffer)])
+    with pytest.raises(ValueError, match="not among the strategy's plugins.*Pass both"):
+        s.train(digits.train_stream[0])
+
+
+@pytest.mark.parametrize("who", ["adapter", "retrainer"])
+def test_plugins_in_the_wrong_order_are_refused(who, digits):
+    from avalanche_featadapt import AdapterTrainer, ClassifierRetrainer, FeatureBuffer
+
+    buffer = FeatureBuffer(mem_size=40)
+    if who == "adapter":
+        plugins = [buffer, AdapterTrainer(buffer=buffer)]
+        match = r"AdapterTrainer is at plugins\[1\].*must come after it"
+    else:
+        plugins = [ClassifierRetrainer(buffer=buffer), buffer]
+        match = r"ClassifierRetrainer is at plugins\[0\].*must come before it"
+    s = _naive(plugins)
+    with pytest.raises(ValueError, match=match):
+        s.train(digits.train_stream[0])
+    assert buffer.classes == []
+
+
+def _stream_without_timeline():
+    from avalanche.benchmarks import benchmark_from_datasets
+    from avalanche.benchmarks.utils import _make_taskaware_tensor_classification_dataset
+
+    d = load_digits()
+    x = torch.tensor(d.images[:, None] / 16.0, dtype=torch.float32)
+    y = torch.tensor(d.target)
+    parts = [(y == a) | (y == a + 1) for a in (0, 2)]
+    ds = [_make_taskaware_tensor_classification_dataset(x[m], y[m]) for m in parts]
+    return benchmark_from_datasets(train=ds, test=ds)
+
+
+def test_a_stream_without_classes_timeline_is_refused_by_the_strategy():
+    bm = _stream_without_timeline()
+    assert not hasattr(bm.train_stream[0], "classes_in_this_experience")
+    with pytest.raises(ValueError, match="with_classes_timeline"):
+        _fa().train(bm.train_stream[0])
+
+
+def test_plugins_read_the_classes_from_the_targets_without_a_timeline():
+    from avalanche_featadapt import (
+        AdapterTrainer,
+        ClassifierRetrainer,
+        DistillationRegularizer,
+        FeatureBuffer,
+    )
+    from avalanche_featadapt.models import DigitsCNN, FeatureClassifierModel
+
+    bm = _stream_without_timeline()
+    buffer = FeatureBuffer(mem_size=40)
+    kd = DistillationRegularizer()
+    model = FeatureClassifierModel(DigitsCNN(), torch.nn.Linear(64, 10))
+    s = _naive(
+        [
+            kd,
+            AdapterTrainer(buffer=buffer, epochs=2),
+            buffer,
+            ClassifierRetrainer(buffer=buffer, epochs=2),
+        ],
+        model=model,
+    )
+    for exp in bm.train_stream:
+        s.train(exp)
+    assert kd.seen_classes == [0, 1, 2, 3]
+    assert buffer.classes == [0, 1, 2, 3]

@@ -1,4 +1,5 @@
 import csv
+import functools
 import math
 
 import pytest
@@ -130,15 +131,84 @@ def test_data_root_with_wrong_layout(tmp_path):
         make_benchmark("split-mnist", "b0-5", seed=0, data_root=tmp_path)
 
 
+class _HybridRule:
+    """What FeatureAdaptationStrategy's hybrid memory accepts, from the API's
+    own rules (nothing hard-coded): the bytes of one stored image as the
+    memory metric counts them (measured once on a real run), the bytes of one
+    stored feature (``FeatureBuffer.bytes_per_sample``), and the strategy's
+    split ``n_images = int(fraction * budget) // image_bytes``, the rest for
+    features. A budget is accepted when it holds an image and at least one
+    feature per class seen."""
+
+    def __init__(self):
+        from avalanche_featadapt import FeatureAdaptationStrategy
+
+        bm = SplitDigits(5, seed=0)
+        m = make_digits_model()
+        budget = 1_000_000
+        s = FeatureAdaptationStrategy(
+            model=m,
+            optimizer=torch.optim.SGD(m.parameters(), lr=0.01),
+            memory_bytes=budget,
+            image_fraction=0.5,
+            train_epochs=1,
+            head_epochs=1,
+            evaluator=make_evaluator(),
+        )
+        s.train(bm.train_stream[0])
+        images = len(s.image_memory.storage_policy.buffer)
+        self.image_bytes = (memory_bytes_of(s) - s.buffer.nbytes) // images
+        self.feature_dim = s.buffer.feature_dim
+
+    def feature_bytes(self, dtype):
+        from avalanche_featadapt import FeatureBuffer
+
+        probe = FeatureBuffer(memory_bytes=1, feature_dtype=dtype)
+        return probe.bytes_per_sample(self.feature_dim)
+
+    def n_images(self, budget, fraction):
+        return int(fraction * budget) // self.image_bytes
+
+    def capacity(self, budget, fraction, dtype):
+        left = budget - self.n_images(budget, fraction) * self.image_bytes
+        return left // self.feature_bytes(dtype)
+
+    def accepts(self, budget, fraction, dtype, classes):
+        ok_images = self.n_images(budget, fraction) >= 1
+        return ok_images and self.capacity(budget, fraction, dtype) >= classes
+
+    def smallest_budget(self, fraction, dtype, classes):
+        """Every budget from here up is accepted: it gives the images at
+        least fraction * budget >= one image and the features at least
+        (1 - fraction) * budget >= one feature per class (+1 for rounding)."""
+        return 1 + max(
+            math.ceil(self.image_bytes / fraction),
+            math.ceil(classes * self.feature_bytes(dtype) / (1 - fraction)),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def hybrid_rule():
+    return _HybridRule()
+
+
+CLASSES_AFTER_3 = 6  # SplitDigits(5): two classes per experience
+
+
 @settings(max_examples=6, deadline=None)
 @given(
-    budget=st.integers(3_000, 60_000),
     fraction=st.floats(0.1, 0.9),
     dtype=st.sampled_from(["float32", "float16", "int8"]),
+    extra=st.integers(0, 50_000),
 )
-def test_hybrid_memory_never_exceeds_its_budget(budget, fraction, dtype):
+def test_hybrid_memory_never_exceeds_its_budget(fraction, dtype, extra):
+    """Only budgets the API accepts are drawn (the refusals are tested
+    below)."""
     from avalanche_featadapt import FeatureAdaptationStrategy
 
+    rule = hybrid_rule()
+    budget = rule.smallest_budget(fraction, dtype, CLASSES_AFTER_3) + extra
+    assert rule.accepts(budget, fraction, dtype, CLASSES_AFTER_3)
     bm = SplitDigits(5, seed=0)
     m = make_digits_model()
     s = FeatureAdaptationStrategy(
@@ -155,7 +225,52 @@ def test_hybrid_memory_never_exceeds_its_budget(budget, fraction, dtype):
     for exp in bm.train_stream[:3]:
         s.train(exp)
         images = len(s.image_memory.storage_policy.buffer)
-        assert images <= int(fraction * budget) // 64  # 8-bit 8x8 digits
+        assert 1 <= images <= rule.n_images(budget, fraction)
         if exp.current_experience > 0:  # the stored images gave pairs too
             assert s.adapter.history[-1]["n_pairs"] > len(exp.dataset)
-        assert memory_bytes_of(s) == s.buffer.nbytes + images * 64 <= budget
+        held = s.buffer.nbytes + images * rule.image_bytes
+        assert memory_bytes_of(s) == held <= budget
+
+
+def _hybrid_strategy(budget, fraction, dtype="float32"):
+    from avalanche_featadapt import FeatureAdaptationStrategy
+
+    m = make_digits_model()
+    return FeatureAdaptationStrategy(
+        model=m,
+        optimizer=torch.optim.SGD(m.parameters(), lr=0.01),
+        memory_bytes=budget,
+        image_fraction=fraction,
+        feature_dtype=dtype,
+        train_epochs=1,
+        adapter_kwargs={"epochs": 1},
+        head_epochs=1,
+        evaluator=make_evaluator(),
+    )
+
+
+def test_hybrid_budget_too_small_for_the_classes_is_refused_clearly(digits):
+    rule = hybrid_rule()
+    fraction = 0.5
+    # the smallest budget whose features hold the first experience's two
+    # classes but not the four seen after the second
+    budget = next(
+        b
+        for b in range(1, 10**6)
+        if rule.accepts(b, fraction, "float32", 2)
+        and not rule.accepts(b, fraction, "float32", 4)
+    )
+    s = _hybrid_strategy(budget, fraction)
+    s.train(digits.train_stream[0])
+    with pytest.raises(ValueError, match="fewer than the 4 classes seen"):
+        s.train(digits.train_stream[1])
+
+
+def test_hybrid_budget_without_room_for_one_image_is_refused_clearly(digits):
+    rule = hybrid_rule()
+    fraction = 0.1
+    budget = rule.image_bytes * 10 - 1  # 10 % of it is one byte short of an image
+    assert rule.n_images(budget, fraction) == 0
+    s = _hybrid_strategy(budget, fraction)
+    with pytest.raises(ValueError, match="holds no image"):
+        s.train(digits.train_stream[0])

@@ -44,7 +44,7 @@ def test_metric_reports_a_known_drift():
     x0, y0 = torch.randn(30, 1, 4, 4), torch.tensor([0] * 15 + [1] * 15)
     x1, y1 = torch.randn(10, 1, 4, 4), torch.tensor([2] * 10)
 
-    adapter = AdapterTrainer(buffer=FeatureBuffer(max_samples=10))
+    adapter = AdapterTrainer(buffer=FeatureBuffer(mem_size=10))
     half = shift / 2
     adapter.adapters.append(lambda v: v + half)  # recovers half the drift
     adapter.history.append({"experience": 1})

@@ -12,17 +12,19 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
 @given(
     dtype=st.sampled_from(["float32", "float16", "int8"]),
     d=st.integers(1, 16),
-    max_bytes=st.one_of(st.none(), st.integers(200, 5000)),
-    max_samples=st.one_of(st.none(), st.integers(20, 200)),
+    memory_bytes=st.one_of(st.none(), st.integers(200, 5000)),
+    mem_size=st.one_of(st.none(), st.integers(20, 200)),
     experiences=st.lists(
         st.lists(st.integers(1, 30), min_size=1, max_size=3), min_size=1, max_size=5
     ),
     seed=st.integers(0, 1000),
 )
-def test_budget_never_exceeded(dtype, d, max_bytes, max_samples, experiences, seed):
-    if max_bytes is None and max_samples is None:
-        max_samples = 50
-    buf = FeatureBuffer(max_bytes=max_bytes, max_samples=max_samples, dtype=dtype)
+def test_budget_never_exceeded(dtype, d, memory_bytes, mem_size, experiences, seed):
+    if memory_bytes is None and mem_size is None:
+        mem_size = 50
+    buf = FeatureBuffer(
+        memory_bytes=memory_bytes, mem_size=mem_size, feature_dtype=dtype
+    )
     per_sample = d * DTYPE_BYTES[dtype] + (4 if dtype == "int8" else 0)
     g = torch.Generator().manual_seed(seed)
     next_class = 0
@@ -44,15 +46,15 @@ def test_budget_never_exceeded(dtype, d, max_bytes, max_samples, experiences, se
         # independent count of what is held
         held = sum(t.numel() * t.element_size() for t in buf.stored_tensors())
         assert buf.nbytes == held == len(buf) * per_sample
-        if max_bytes is not None:
-            assert buf.nbytes <= max_bytes
-        if max_samples is not None:
-            assert len(buf) <= max_samples
+        if memory_bytes is not None:
+            assert buf.nbytes <= memory_bytes
+        if mem_size is not None:
+            assert len(buf) <= mem_size
         # class-balanced: class i holds min(its share, what it brought); the
         # share is the capacity split evenly, the remainder to the first classes
-        caps = [c for c in (max_samples,) if c is not None]
-        if max_bytes is not None:
-            caps.append(max_bytes // per_sample)
+        caps = [c for c in (mem_size,) if c is not None]
+        if memory_bytes is not None:
+            caps.append(memory_bytes // per_sample)
         q, extra = divmod(min(caps), len(buf.classes))
         for i, c in enumerate(buf.classes):
             share = q + (i < extra)
@@ -60,7 +62,7 @@ def test_budget_never_exceeded(dtype, d, max_bytes, max_samples, experiences, se
 
 
 def test_balanced_shares_and_prefix_shrink():
-    buf = FeatureBuffer(max_samples=12)
+    buf = FeatureBuffer(mem_size=12)
     x1 = torch.randn(40, 8)
     buf.add(x1, torch.tensor([0] * 20 + [1] * 20))
     first = buf.features_of(0).clone()
@@ -74,7 +76,7 @@ def test_float16_and_int8_round_trip():
     x = torch.randn(30, 16)
     y = torch.zeros(30, dtype=torch.long)
     for dtype, tol in (("float16", 1e-2), ("int8", 3e-2)):
-        buf = FeatureBuffer(max_samples=30, dtype=dtype)
+        buf = FeatureBuffer(mem_size=30, feature_dtype=dtype)
         buf.add(x, y)
         f, _ = buf.features()
         # every stored row is close to some input row
@@ -83,7 +85,7 @@ def test_float16_and_int8_round_trip():
 
 
 def test_transform_maps_selected_classes_only():
-    buf = FeatureBuffer(max_samples=10)
+    buf = FeatureBuffer(mem_size=10)
     buf.add(torch.randn(10, 4), torch.tensor([0] * 5 + [1] * 5))
     before0, before1 = buf.features_of(0).clone(), buf.features_of(1).clone()
     buf.transform(lambda f: 2 * f + 1, classes=[0])
@@ -92,7 +94,7 @@ def test_transform_maps_selected_classes_only():
 
 
 def test_nan_is_refused_and_nothing_lost():
-    buf = FeatureBuffer(max_samples=10)
+    buf = FeatureBuffer(mem_size=10)
     buf.add(torch.randn(10, 4), torch.tensor([0] * 5 + [1] * 5))
     snapshot = buf.features()[0].clone()
     bad = torch.randn(6, 4)
@@ -106,7 +108,9 @@ def test_nan_is_refused_and_nothing_lost():
 
 
 def test_budget_too_small_for_classes():
-    buf = FeatureBuffer(max_bytes=40, dtype="float32")  # 2 features of 4 floats
+    buf = FeatureBuffer(
+        memory_bytes=40, feature_dtype="float32"
+    )  # 2 features of 4 floats
     buf.add(torch.randn(4, 4), torch.tensor([0, 0, 1, 1]))
     with pytest.raises(ValueError, match="fewer than the 3 classes"):
         buf.add(torch.randn(2, 4), torch.tensor([2, 2]))
@@ -117,11 +121,11 @@ def test_budget_too_small_for_classes():
     "kwargs, match",
     [
         ({}, "needs a budget"),
-        ({"max_bytes": 0}, "max_bytes must be a positive integer"),
-        ({"max_bytes": -5}, "max_bytes must be a positive integer"),
-        ({"max_samples": 0}, "max_samples must be a positive integer"),
-        ({"max_samples": 10, "dtype": "bfloat16"}, "Unknown storage dtype"),
-        ({"max_samples": 10, "selector": 3}, "selector must be callable"),
+        ({"memory_bytes": 0}, "memory_bytes must be a positive integer"),
+        ({"memory_bytes": -5}, "memory_bytes must be a positive integer"),
+        ({"mem_size": 0}, "mem_size must be a positive integer"),
+        ({"mem_size": 10, "feature_dtype": "bfloat16"}, "Unknown storage dtype"),
+        ({"mem_size": 10, "selector": 3}, "selector must be callable"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, match):
@@ -130,7 +134,9 @@ def test_bad_constructor_arguments(kwargs, match):
 
 
 def test_update_is_all_or_nothing_when_the_budget_refuses():
-    buf = FeatureBuffer(max_bytes=40, dtype="float32")  # 2 features of 4 floats
+    buf = FeatureBuffer(
+        memory_bytes=40, feature_dtype="float32"
+    )  # 2 features of 4 floats
     buf.add(torch.randn(4, 4), torch.tensor([0, 0, 1, 1]))
     before = buf.features()[0].clone()
     calls = []
@@ -146,7 +152,7 @@ def test_update_is_all_or_nothing_when_the_budget_refuses():
 
 
 def test_update_moves_old_and_adds_new_together():
-    buf = FeatureBuffer(max_samples=8)
+    buf = FeatureBuffer(mem_size=8)
     buf.add(torch.randn(8, 4), torch.tensor([0] * 4 + [1] * 4))
     old = buf.features_of(0).clone()
     new = torch.randn(4, 4)
@@ -165,7 +171,7 @@ def test_update_moves_old_and_adds_new_together():
 
 
 def test_float16_overflow_is_refused_clearly():
-    buf = FeatureBuffer(max_samples=10, dtype="float16")
+    buf = FeatureBuffer(mem_size=10, feature_dtype="float16")
     buf.add(torch.randn(4, 4), torch.tensor([0] * 4))
     snapshot = buf.features()[0].clone()
     big = torch.randn(4, 4)

@@ -33,7 +33,7 @@ def run_naive_with(plugins, digits, evaluator, n_exp=2):
 
 
 def test_feature_buffer_alone_on_naive(digits, evaluator):
-    buf = FeatureBuffer(max_bytes=51200)
+    buf = FeatureBuffer(memory_bytes=51200)
     run_naive_with([buf], digits, evaluator)
     assert sorted(buf.classes) == sorted(
         digits.classes_order[:4]
@@ -42,7 +42,7 @@ def test_feature_buffer_alone_on_naive(digits, evaluator):
 
 
 def test_adapter_trainer_alone_on_naive(digits, evaluator):
-    buf = FeatureBuffer(max_samples=100)
+    buf = FeatureBuffer(mem_size=100)
     adapter = AdapterTrainer(buffer=buf, epochs=3)
     run_naive_with([adapter, buf], digits, evaluator)
     assert len(adapter.history) == 1 and adapter.history[0]["experience"] == 1
@@ -60,7 +60,7 @@ def test_distillation_alone_on_naive(digits, evaluator):
 
 
 def test_classifier_retrainer_alone_on_naive(digits, evaluator):
-    buf = FeatureBuffer(max_samples=200)
+    buf = FeatureBuffer(mem_size=200)
     retrainer = ClassifierRetrainer(buffer=buf, epochs=5)
     naive, res = run_naive_with([buf, retrainer], digits, evaluator)
     # the head now fits the balanced buffer, every class of it, old ones too

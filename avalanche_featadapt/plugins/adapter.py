@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
+from .._checks import check_buffer_order, experience_classes
 from .._utils import (
     check_bool,
     check_non_negative,
@@ -143,6 +144,7 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
         self._teacher = None
 
     def before_training_exp(self, strategy, **kwargs):
+        check_buffer_order(strategy, self, self.buffer, buffer_after=True)
         fe = feature_extractor_of(strategy, self.feature_extractor)
         self._teacher = teacher_of(strategy, fe) if self.buffer.classes else None
 
@@ -162,7 +164,7 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
                 torch.cat([v, ev]),
                 torch.cat([y, ey]),
             )
-        current = set(strategy.experience.classes_in_this_experience)
+        current = set(experience_classes(strategy.experience))
         old = [c for c in self.buffer.classes if c not in current]
         if self.adc_steps > 0 and old:
             protos = {c: self.buffer.features_of(c).mean(0) for c in old}

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
+from .._checks import check_buffer_order
 from .._utils import check_non_negative, check_positive
 from .feature_buffer import FeatureBuffer
 
@@ -60,6 +61,9 @@ class ClassifierRetrainer(SupervisedPlugin, supports_distributed=True):
         self.batch_size = int(batch_size)
         self.weight_decay = weight_decay
         self.seed = seed
+
+    def before_training_exp(self, strategy, **kwargs):
+        check_buffer_order(strategy, self, self.buffer, buffer_after=False)
 
     def after_training_exp(self, strategy, **kwargs):
         head = self.classifier or getattr(strategy.model, "classifier", None)

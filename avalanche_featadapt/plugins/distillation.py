@@ -10,10 +10,12 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
+from .._checks import experience_classes
 from .._utils import (
     check_non_negative,
     check_positive,
     feature_extractor_of,
+    release_caches,
     teacher_of,
 )
 
@@ -204,9 +206,12 @@ class DistillationRegularizer(SupervisedPlugin, supports_distributed=True):
     def after_training_exp(self, strategy, **kwargs):
         self._remove_hooks()
         self.teacher = None
-        for c in strategy.experience.classes_in_this_experience:
+        for c in experience_classes(strategy.experience):
             if c not in self.seen_classes:
                 self.seen_classes.append(int(c))
+
+    def after_training(self, strategy, **kwargs):
+        release_caches(strategy)  # the shared teacher and features
 
     def _remove_hooks(self):
         for h in self._hooks.values():

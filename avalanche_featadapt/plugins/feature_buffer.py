@@ -13,6 +13,7 @@ from .._utils import (
     check_positive,
     experience_features,
     feature_extractor_of,
+    release_caches,
     resolve_dtype,
 )
 from .herding import HerdingSelector
@@ -39,10 +40,14 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
     quantisation, dequantised on read). Labels are implicit in the per-class
     layout and cost nothing.
 
-    :param max_samples: most features held in total, or None.
-    :param max_bytes: most bytes held in total, or None. At least one budget
-        must be given; with both, the tighter one holds.
-    :param dtype: storage dtype, "float32", "float16" or "int8".
+    The names are those of :class:`FeatureAdaptationStrategy`'s arguments
+    (one name per concept).
+
+    :param mem_size: most features held in total, or None.
+    :param memory_bytes: most bytes held in total, or None. At least one
+        budget must be given; with both, the tighter one holds.
+    :param feature_dtype: storage dtype, "float32", "float16" or "int8"
+        (the attribute holds the torch dtype).
     :param selector: a callable ``(features, m) -> indices``; defaults to
         :class:`HerdingSelector`.
     :param feature_extractor: the module whose output is stored; defaults to
@@ -52,25 +57,25 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
     def __init__(
         self,
         *,
-        max_samples: Optional[int] = None,
-        max_bytes: Optional[int] = None,
-        dtype="float32",
+        mem_size: Optional[int] = None,
+        memory_bytes: Optional[int] = None,
+        feature_dtype="float32",
         selector: Optional[Callable] = None,
         feature_extractor: Optional[torch.nn.Module] = None,
     ):
         super().__init__()
-        if max_samples is None and max_bytes is None:
+        if mem_size is None and memory_bytes is None:
             raise ValueError(
-                "FeatureBuffer needs a budget: pass max_samples= (features) or "
-                "max_bytes= (bytes), e.g. max_bytes=51200."
+                "FeatureBuffer needs a budget: pass mem_size= (features) or "
+                "memory_bytes= (bytes), e.g. memory_bytes=51200."
             )
-        check_positive("max_samples", max_samples, allow_none=True, integer=True)
-        check_positive("max_bytes", max_bytes, allow_none=True, integer=True)
+        check_positive("mem_size", mem_size, allow_none=True, integer=True)
+        check_positive("memory_bytes", memory_bytes, allow_none=True, integer=True)
         if selector is not None and not callable(selector):
             raise ValueError("selector must be callable (features, m) -> indices.")
-        self.max_samples = None if max_samples is None else int(max_samples)
-        self.max_bytes = None if max_bytes is None else int(max_bytes)
-        self.dtype = resolve_dtype(dtype)
+        self.mem_size = None if mem_size is None else int(mem_size)
+        self.memory_bytes = None if memory_bytes is None else int(memory_bytes)
+        self.feature_dtype = resolve_dtype(feature_dtype)
         self.selector = selector if selector is not None else HerdingSelector()
         self.feature_extractor = feature_extractor
         self.feature_dim: Optional[int] = None
@@ -84,16 +89,16 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
         d = feature_dim if feature_dim is not None else self.feature_dim
         if d is None:
             raise ValueError("The feature dimension is unknown until features arrive.")
-        item = torch.empty((), dtype=self.dtype).element_size()
-        return d * item + (4 if self.dtype == torch.int8 else 0)
+        item = torch.empty((), dtype=self.feature_dtype).element_size()
+        return d * item + (4 if self.feature_dtype == torch.int8 else 0)
 
     def capacity(self, feature_dim: Optional[int] = None) -> int:
         """The most features the budget holds."""
         caps = []
-        if self.max_samples is not None:
-            caps.append(self.max_samples)
-        if self.max_bytes is not None:
-            caps.append(self.max_bytes // self.bytes_per_sample(feature_dim))
+        if self.mem_size is not None:
+            caps.append(self.mem_size)
+        if self.memory_bytes is not None:
+            caps.append(self.memory_bytes // self.bytes_per_sample(feature_dim))
         return min(caps)
 
     def _quotas(self, classes: List[int], feature_dim: int) -> Dict[int, int]:
@@ -103,7 +108,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
             raise ValueError(
                 f"The budget holds {cap} features of "
                 f"{self.bytes_per_sample(feature_dim)} bytes, fewer than the "
-                f"{len(classes)} classes seen. Raise max_bytes/max_samples, or use "
+                f"{len(classes)} classes seen. Raise memory_bytes/mem_size, or use "
                 "a smaller dtype (float16 or int8)."
             )
         # The first `extra` classes (arrival order) get one more. A class's
@@ -133,7 +138,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
     def features_of(self, c: int) -> torch.Tensor:
         """Class ``c``'s features, dequantised to float32."""
         t = self._data[c].float()
-        if self.dtype == torch.int8:
+        if self.feature_dtype == torch.int8:
             t = t * self._scales[c][:, None]
         return t
 
@@ -153,17 +158,17 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     def _encode(self, x: torch.Tensor):
         x = x.detach().float().cpu()
-        if self.dtype == torch.float16:
+        if self.feature_dtype == torch.float16:
             top = float(x.abs().max()) if x.numel() else 0.0
             if top > torch.finfo(torch.float16).max:
                 raise ValueError(
                     f"Features reach {top:.4g}, beyond float16's largest value "
                     "65504, so they would be stored as inf; the buffer was left "
-                    "unchanged. Use dtype='int8' (scaled per feature) or "
+                    "unchanged. Use feature_dtype='int8' (scaled per feature) or "
                     "'float32', or normalise the features."
                 )
-        if self.dtype != torch.int8:
-            return x.to(self.dtype), None
+        if self.feature_dtype != torch.int8:
+            return x.to(self.feature_dtype), None
         scale = x.abs().amax(dim=1) / 127.0
         scale = torch.where(scale > 0, scale, torch.ones_like(scale))
         q = torch.round(x / scale[:, None]).clamp(-127, 127).to(torch.int8)
@@ -292,3 +297,6 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
         staged, self._staged = self._staged, None
         fn, classes = staged if staged is not None else (None, None)
         self.update(feats, labels, transform=fn, transform_classes=classes)
+
+    def after_training(self, strategy, **kwargs):
+        release_caches(strategy)  # the shared features and teacher

@@ -170,9 +170,9 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         if train_head == "auxiliary":  # its cosine head is made at the first exp
             split = AuxiliaryHeadModel(split.feature_extractor, split.classifier, None)
         self.buffer = FeatureBuffer(
-            max_samples=mem_size,
-            max_bytes=memory_bytes,
-            dtype=feature_dtype,
+            mem_size=mem_size,
+            memory_bytes=memory_bytes,
+            feature_dtype=feature_dtype,
             selector=selector if selector is not None else HerdingSelector(),
         )
         self.distillation = DistillationRegularizer(
@@ -256,7 +256,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         policy = ClassBalancedBuffer(max_size=n_images, adaptive_size=True)
         self.image_memory = ReplayPlugin(mem_size=n_images, storage_policy=policy)
         self.plugins.insert(self.plugins.index(self.buffer), self.image_memory)
-        self.buffer.max_bytes = self.memory_bytes - n_images * image_bytes
+        self.buffer.memory_bytes = self.memory_bytes - n_images * image_bytes
 
     def train(self, *args, **kwargs):
         try:
