@@ -315,3 +315,14 @@ def test_plugins_read_the_classes_from_the_targets_without_a_timeline():
         s.train(exp)
     assert kd.seen_classes == [0, 1, 2, 3]
     assert buffer.classes == [0, 1, 2, 3]
+
+
+def test_sdc_plugin_alone_leaves_no_cache(digits):
+    from avalanche_featadapt import SDCPlugin
+
+    s = _naive([SDCPlugin()])
+    for exp in digits.train_stream[:2]:
+        s.train(exp)
+        assert "_featadapt_teachers" not in s.__dict__
+        assert "_featadapt_features" not in s.__dict__
+    assert len(s.plugins[0].prototypes) == 4

@@ -14,6 +14,7 @@ from .._utils import (
     check_positive,
     experience_features,
     feature_extractor_of,
+    release_caches,
     teacher_of,
 )
 
@@ -131,3 +132,6 @@ class SDCPlugin(SupervisedPlugin, supports_distributed=True):
             ncm.replace_class_means_dict(
                 {c: p.to(strategy.device) for c, p in self.prototypes.items()}
             )
+
+    def after_training(self, strategy, **kwargs):
+        release_caches(strategy)  # the shared teacher and features
