@@ -27,6 +27,7 @@ def job(*args):
     assert res.returncode == 0, res.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_resume_in_a_new_process_matches_an_uninterrupted_run(tmp_path):
     ckpt = tmp_path / "fa.ckpt"
     job("full", ckpt, tmp_path / "full.pt")
@@ -41,6 +42,7 @@ def test_resume_in_a_new_process_matches_an_uninterrupted_run(tmp_path):
     assert torch.equal(resumed["buffer"][1], full["buffer"][1])
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_per_experience_accuracies(digits):
     def run():
         torch.manual_seed(0)
