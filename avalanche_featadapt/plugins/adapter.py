@@ -84,6 +84,16 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
     :param extra_pairs: optional ``strategy -> list of datasets`` whose images
         also give feature pairs, e.g. the stored images of a hybrid memory
         (old classes, so phi learns exactly where the stored features are).
+    :param clamp: keep phi's output within the per-dimension range of the
+        new features seen in training (e.g. non-negative after a ReLU): a
+        feature the backbone cannot produce is an adapter error.
+    :param adc_steps: gradient steps that push current images toward each
+        old class before they give pairs
+        (:func:`~avalanche_featadapt.plugins.adc.adversarial_pairs`, after
+        ADC, Goswami et al., CVPR 2024: 3 steps); 0 turns it off.
+    :param adc_step_size: each step's length, as a fraction of the images'
+        mean L2 norm.
+    :param adc_per_class: images pushed toward each old class (ADC: 100).
     :param holdout: fraction of pairs held out to measure phi's cosine.
     :param seed: seed of the split, the noise and phi's initialisation.
     """
@@ -120,6 +130,16 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
         check_non_negative("lambda_cls", lambda_cls)
         check_non_negative("lambda_mse", lambda_mse)
         check_non_negative("input_noise", input_noise)
+        if (
+            isinstance(adc_steps, bool)
+            or not isinstance(adc_steps, int)
+            or adc_steps < 0
+        ):
+            raise ValueError(f"adc_steps must be an int >= 0, got {adc_steps!r}.")
+        check_positive("adc_step_size", adc_step_size)
+        check_positive("adc_per_class", adc_per_class, integer=True)
+        if not isinstance(clamp, bool):
+            raise ValueError(f"clamp must be True or False, got {clamp!r}.")
         if not 0 <= holdout < 1:
             raise ValueError(f"holdout must be in [0, 1), got {holdout!r}.")
         self.buffer = buffer

@@ -57,11 +57,20 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     (:class:`ClassifierRetrainer`). Inference is
     ``classifier(feature_extractor(x))``; no image of an old class is kept.
 
-    The output layer is whatever ``classifier`` is. This package's models
-    use :class:`~avalanche_featadapt.models.CosineIncrementalClassifier`,
-    which grows as classes arrive (Avalanche's ``IncrementalClassifier``
-    mechanism) and masks classes not seen yet. A fixed ``nn.Linear`` head
-    works if it is at least as wide as the largest class id + 1.
+    What it does with the user's model (docs/usage.md, "Using your own
+    model"): by default (``train_head="auxiliary"``) the backbone learns
+    through a cosine head that the strategy owns
+    (:class:`~avalanche_featadapt.models.AuxiliaryHeadModel`), and the
+    user's ``classifier`` is trained only on the buffer, after each
+    experience. ``model(x)``, which Avalanche evaluates, is always the
+    user's classifier on the user's backbone; the user's model is never
+    rebuilt. Any head works: a fixed ``nn.Linear`` at least as wide as the
+    largest class id + 1, or a growing one such as
+    :class:`~avalanche_featadapt.models.CosineIncrementalClassifier`.
+    Periodic evaluation while the backbone learns (``eval_every``, and so
+    Avalanche's ``EarlyStoppingPlugin``) goes through the auxiliary head,
+    since the user's head is retrained only once the experience's features
+    are known; after the retraining the streams are evaluated once more.
 
     Streams with task labels are refused: the method is class-incremental.
 
@@ -79,12 +88,16 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param adapt: False gives the "stale features" ablation (no adapter).
     :param adapter_kwargs: extra arguments of :class:`AdapterTrainer`
         (``hidden_dim``, ``epochs``, ``lr``, ``lambda_cls``, ``lambda_mse``,
-        ``input_noise``...).
+        ``input_noise``, ``adc_steps``, ``clamp``...).
     :param lambda_kd: logit distillation weight.
     :param temperature: distillation temperature.
     :param lambda_fd: cosine feature distillation weight.
     :param lambda_at: attention distillation weight (needs attention_layer).
     :param attention_layer: name of a Conv2d layer for attention distillation.
+    :param train_head: ``"auxiliary"``: the backbone learns through the
+        strategy's own cosine head, and the user's head is retrained on the
+        buffer; ``"model"``: through the user's head (the paper's setting,
+        which collapses with a linear head on ReLU features: docs/method.md).
     :param head_epochs: classifier retraining epochs on the buffer.
     :param head_lr: classifier retraining learning rate.
     :param freeze_bn: keep BatchNorm statistics fixed after the first

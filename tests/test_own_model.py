@@ -1,0 +1,221 @@
+"""FA with a user's own model: a ReLU feature and an ``nn.Linear`` head, split
+with ``last_layer_name``, inside a real Avalanche loop. The figures beside
+the asserts were measured on this project's 2-core CI machine."""
+
+import numpy as np
+import pytest
+import torch
+from avalanche.training import Naive
+from avalanche.training.plugins import EarlyStoppingPlugin
+from torch import nn
+
+from avalanche_featadapt import FeatureAdaptationStrategy, SplitDigits
+
+from conftest import make_evaluator, stream_accuracy
+
+
+class PlainCNN(nn.Module):
+    """conv-ReLU x2, Linear(1024, 64)-ReLU feature, nn.Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveMaxPool2d(4),
+            nn.Flatten(),
+            nn.Linear(1024, 64),
+            nn.ReLU(),
+        )
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+def run(name, seed, epochs=5, **kw):
+    bm = SplitDigits(5, seed=seed)
+    torch.manual_seed(seed)
+    model = PlainCNN()
+    common = dict(
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
+        train_mb_size=32,
+        train_epochs=epochs,
+        eval_mb_size=256,
+        evaluator=make_evaluator(),
+    )
+    if name == "naive":
+        s = Naive(model=model, criterion=nn.CrossEntropyLoss(), **common)
+    else:
+        s = FeatureAdaptationStrategy(
+            model=model, last_layer_name="fc", memory_bytes=51_200, **kw, **common
+        )
+    for exp in bm.train_stream:
+        s.train(exp)
+    return stream_accuracy(s.eval(bm.test_stream))
+
+
+@pytest.fixture(scope="module")
+def plain_cnn_runs():
+    seeds = [0, 1]
+    return {
+        name: np.array([run(name.split(":")[0], sd, **kw) for sd in seeds])
+        for name, kw in [
+            ("naive", {}),
+            ("fa", {}),
+            ("fa:noadapt", {"adapt": False}),
+            ("fa:no-aux-head", {"train_head": "model"}),
+            ("fa:no-adc", {"adapter_kwargs": {"adc_steps": 0}}),
+            ("fa:no-clamp", {"adapter_kwargs": {"clamp": False}}),
+        ]
+    }
+
+
+@pytest.mark.slow
+def test_fa_with_a_plain_user_cnn_beats_naive(plain_cnn_runs):
+    # measured (5 epochs, seeds 0 1): FA 0.64 0.70, Naive 0.19 0.20
+    r = plain_cnn_runs
+    assert r["fa"].mean() - r["naive"].mean() > 0.25
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("remedy", ["fa", "fa:no-aux-head", "fa:no-adc", "fa:no-clamp"])
+def test_every_remedy_keeps_the_adapter_useful(plain_cnn_runs, remedy):
+    # the default and each remedy turned off, against no adapter at all;
+    # measured: FA - noadapt +0.4 to +0.5 with every remedy on or off
+    r = plain_cnn_runs
+    assert r[remedy].mean() - r["fa:noadapt"].mean() > 0.10
+
+
+def test_last_layer_name_leaves_the_users_model_alone():
+    model = PlainCNN().eval()
+    x = torch.rand(4, 1, 8, 8)
+    before = model(x)
+    kw = dict(
+        model=model,
+        last_layer_name="fc",
+        optimizer=torch.optim.Adam(model.parameters()),
+        memory_bytes=51_200,
+        evaluator=make_evaluator(),
+    )
+    s1 = FeatureAdaptationStrategy(**kw)
+    assert isinstance(model.fc, nn.Linear)
+    assert torch.equal(model(x), before)  # still (4, 10) logits
+    # a second strategy on the same model, as a re-run notebook cell makes
+    s2 = FeatureAdaptationStrategy(**kw)
+    feats = s2.model.feature_extractor(x)
+    assert feats.shape == (4, 64)
+    assert torch.allclose(s2.model.classifier(feats), before)
+    assert s1.model.classifier is model.fc
+
+
+def test_a_model_already_split_is_refused():
+    model = PlainCNN()
+    model.fc = nn.Identity()
+    with pytest.raises(ValueError, match="already split"):
+        FeatureAdaptationStrategy(
+            model=model,
+            last_layer_name="fc",
+            optimizer=torch.optim.Adam(model.parameters()),
+            memory_bytes=51_200,
+        )
+    frozen = PlainCNN()
+    frozen.fc.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        FeatureAdaptationStrategy(
+            model=frozen,
+            last_layer_name="fc",
+            optimizer=torch.optim.Adam(frozen.parameters()),
+            memory_bytes=51_200,
+        )
+
+
+def test_what_avalanche_evaluates_is_the_users_model():
+    bm = SplitDigits(5, seed=0)
+    model = PlainCNN()
+    s = FeatureAdaptationStrategy(
+        model=model,
+        last_layer_name="fc",
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
+        memory_bytes=51_200,
+        train_epochs=2,
+        evaluator=make_evaluator(),
+    )
+    for exp in bm.train_stream[:2]:
+        s.train(exp)
+    acc = stream_accuracy(s.eval(bm.test_stream[:2]))
+    x = torch.cat(
+        [
+            e.dataset.eval()[i][0][None]
+            for e in bm.test_stream[:2]
+            for i in range(len(e.dataset))
+        ]
+    )
+    y = torch.cat(
+        [
+            torch.as_tensor([e.dataset.eval()[i][1]])
+            for e in bm.test_stream[:2]
+            for i in range(len(e.dataset))
+        ]
+    )
+    model.eval()
+    with torch.no_grad():
+        own = (model(x).argmax(1) == y).float().mean().item()
+    assert own == pytest.approx(acc, abs=1e-6)
+
+
+def _digits_with_valid(seed=0):
+    """SplitDigits with a validation stream (Avalanche's own splitter)."""
+    from avalanche.benchmarks import benchmark_with_validation_stream
+
+    return benchmark_with_validation_stream(
+        SplitDigits(5, seed=seed), validation_size=0.2, shuffle=True, seed=seed
+    )
+
+
+def _run_valid(plugins, seed):
+    bm = _digits_with_valid(seed)
+    torch.manual_seed(seed)
+    model = PlainCNN()
+    ev = make_evaluator()
+    s = FeatureAdaptationStrategy(
+        model=model,
+        last_layer_name="fc",
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
+        memory_bytes=51_200,
+        train_epochs=6,
+        eval_every=1,
+        plugins=plugins,
+        evaluator=ev,
+    )
+    for exp in bm.train_stream:
+        s.train(exp, eval_streams=[bm.valid_stream])
+    final = stream_accuracy(s.eval(bm.test_stream))
+    last_valid = ev.get_last_metrics()
+    return final, s, bm, last_valid
+
+
+@pytest.mark.slow
+def test_early_stopping_is_no_worse_than_training_to_the_end():
+    # measured at 298a521: 0.444 with EarlyStoppingPlugin against 0.572
+    # without (the plugin saw a head not yet retrained and stopped at once)
+    stop = [
+        _run_valid([EarlyStoppingPlugin(2, "valid_stream")], sd)[0] for sd in (0, 1)
+    ]
+    full = [_run_valid([], sd)[0] for sd in (0, 1)]
+    assert np.mean(stop) > np.mean(full) - 0.10
+
+
+def test_last_validation_value_is_the_retrained_model():
+    final, s, bm, _ = _run_valid([], 0)
+    # evaluate the valid stream now, with the final model, and compare with
+    # what the periodic evaluation logged last during training
+    logged = [
+        v
+        for k, v in s.evaluator.get_all_metrics().items()
+        if k.startswith("Top1_Acc_Stream/eval_phase/valid_stream")
+    ]
+    now = stream_accuracy(s.eval(bm.valid_stream))
+    assert logged[0][1][-1] == pytest.approx(now, abs=1e-6)
