@@ -1,29 +1,58 @@
-"""Orderings that hold by a clear margin on all three seeds of the default
-SplitDigits comparison (the settings of `featadapt compare`). Others (FA vs
-iCaRL/Replay, LwF vs Naive) are reported in summary.md, not asserted."""
+"""Orderings that hold on any machine. Float results differ between CPUs, so
+each assert is on the mean over three seeds of the default SplitDigits
+comparison, with a margin at least three times the spread (population
+standard deviation) measured across the seeds. The per-seed tables, and the
+orderings that are too close to assert (FA vs iCaRL/Replay, LwF vs Naive,
+SDC's accuracy vs its uncompensated base), are in summary.md.
+
+Figures beside each assert were measured on the project's 2-core CPU
+machine (Linux x86_64, torch 2.14.1 CPU), 2026-11-28.
+"""
 
 import numpy as np
 import pytest
 
 from avalanche_featadapt.compare import run_comparison, stats
 
+pytestmark = pytest.mark.slow
+
+SEEDS = [0, 1, 2]
+# pinned, so that a change of the CLI's defaults does not move these figures
+SETTINGS = dict(memory_bytes=51_200, epochs=20, lr=1e-4, batch_size=32)
+
 
 @pytest.fixture(scope="module")
-def final_acc():
-    rows = run_comparison(
-        strategies=["featadapt", "featadapt-noadapt", "sdc", "sdc-nocomp"],
-        seeds=[0, 1, 2],
-        memory_bytes=51_200,  # FA/SDC budgets unchanged by the 8-bit image rule
+def rows():
+    return run_comparison(
+        strategies=["featadapt", "featadapt-noadapt", "sdc"],
+        seeds=SEEDS,
         quiet=True,
+        **SETTINGS,
     )
-    return {k: np.array(v["final"]) for k, v in stats(rows).items()}
 
 
-def test_adapter_helps_on_every_seed(final_acc):
-    # measured: +60.0, +52.5, +49.7 points
-    assert (final_acc["featadapt"] - final_acc["featadapt-noadapt"] > 0.20).all()
+def test_adapter_helps_on_average_over_seeds(rows):
+    final = {k: np.array(v["final"]) for k, v in stats(rows).items()}
+    gain = final["featadapt"] - final["featadapt-noadapt"]
+    # measured: +45.2, +49.4, +40.0 points; mean 44.9, spread (std) 3.8.
+    # Threshold 25 points: the margin, 19.9, is 5.2 times the spread.
+    assert gain.mean() > 0.25, gain
 
 
-def test_drift_compensation_helps_sdc_on_every_seed(final_acc):
-    # measured: +18.9, +6.1, +15.0 points
-    assert (final_acc["sdc"] - final_acc["sdc-nocomp"] > 0.03).all()
+def test_drift_compensation_moves_sdc_prototypes_towards_the_true_means(rows):
+    """SDC's claim, measured directly: after each experience its compensated
+    prototypes are nearer the true class means (of the current backbone)
+    than the stale ones. Its effect on accuracy, +11.6/+3.6/+16.4 points
+    over E-LwF here, varies too much across seeds to assert (summary.md)."""
+    per_seed = []
+    for seed in SEEDS:
+        rs = [r for r in rows if r["strategy"] == "sdc" and r["seed"] == seed]
+        rs = [r for r in rs if r["experience"] > 0]
+        stale = np.array([r["drift_stale_rel_l2"] for r in rs])
+        est = np.array([r["drift_estimated_rel_l2"] for r in rs])
+        per_seed.append(float((stale - est).mean()))
+    per_seed = np.array(per_seed)
+    # measured: relative L2 error lower by 0.190, 0.195, 0.087 (mean over
+    # experiences 1-4); mean 0.157, spread (std) 0.050. Threshold 0: the
+    # margin, 0.157, is 3.1 times the spread.
+    assert per_seed.mean() > 0.0, per_seed
