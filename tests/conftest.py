@@ -29,6 +29,12 @@ SLOW = (
     "tests/test_compare.py::test_hybrid_memory_never_exceeds_its_budget",
     "tests/test_compare.py::test_cli_writes_csv_summary_and_plots",
     "tests/test_compare.py::test_reported_bytes_equal_what_is_held",
+    # measured over 10 s each on the 2-core machine (pytest --durations)
+    "tests/test_distributed.py",
+    "tests/test_own_model.py::test_last_validation_value_is_the_retrained_model",
+    "tests/test_package.py::test_featadapt_compare_console_script",
+    "tests/test_cli.py::test_python_m_compare_is_featadapt_compare",
+    "tests/test_drift.py::test_drift_in_evaluation_plugin_and_csv_and_fa_beats",
 )
 
 
