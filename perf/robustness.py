@@ -186,16 +186,16 @@ def _pm(v):
 
 def report(results, seeds, out: Path):
     cols = STRATEGIES + ["oracle", "probe"]
-    cols = [c for c in cols if any(c in r for r in results.values())]
+    cols = [c for c in cols if any(c in s for r in results.values() for s in r)]
     lines = [
         "# Robustness matrix: final accuracy (%)",
         "",
-        f"Seeds {seeds}; mean ± std over seeds. `oracle`: FA with pairs of every "
+        f"Seeds {seeds} (a row may hold fewer); mean ± std over seeds. `oracle`: FA with pairs of every "
         "old-class image; `probe`: logistic regression on FA's final backbone.",
         "",
-        "| model | data | protocol | " + " | ".join(cols) + " | FA − noadapt "
+        "| model | data | protocol | seeds | " + " | ".join(cols) + " | FA − noadapt "
         "| FA − Naive |",
-        "|---|---|---|" + "---|" * (len(cols) + 2),
+        "|---|---|---|---|" + "---|" * (len(cols) + 2),
     ]
     for (m, d, p), per_seed in results.items():
         get = lambda k: [s[k] for s in per_seed if k in s]  # noqa: E731
@@ -206,7 +206,9 @@ def report(results, seeds, out: Path):
             else ""
         )
         cells += [diff("featadapt", "featadapt-noadapt"), diff("featadapt", "naive")]
-        lines.append(f"| {m} | {d} | {p} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {m} | {d} | {p} | {len(per_seed)} | " + " | ".join(cells) + " |"
+        )
     (out / "robustness.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     heatmap(results, out)
@@ -231,7 +233,15 @@ def heatmap(results, out: Path):
     for i in range(len(models)):
         for j in range(len(cols)):
             if np.isfinite(z[i, j]):
-                ax.text(j, i, f"{z[i, j]:+.1f}", ha="center", va="center")
+                dark = abs(z[i, j]) > 0.6 * lim
+                ax.text(
+                    j,
+                    i,
+                    f"{z[i, j]:+.1f}",
+                    ha="center",
+                    va="center",
+                    color="white" if dark else "black",
+                )
     ax.set_xticks(range(len(cols)), [f"{d}\n{p}" for d, p in cols])
     ax.set_yticks(range(len(models)), models)
     ax.set_title("FA − Replay, final accuracy (points), equal bytes")
