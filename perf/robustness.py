@@ -80,14 +80,16 @@ def _resnet18():
     return m
 
 
-def user_model(name: str, pixels: int):
-    """(model, last_layer_name) of one of the matrix's models."""
+def user_model(name: str, pixels: int, initial_classes: int = 2):
+    """(model, last_layer_name) of one of the matrix's models; only the
+    package's growing head takes ``initial_classes`` (iCaRL needs it full
+    width), the users' heads are 10 wide."""
     from avalanche.models import SimpleMLP
 
     from avalanche_featadapt import make_digits_model
 
     if name == "package":
-        return make_digits_model(), None
+        return make_digits_model(initial_classes=initial_classes), None
     if name in ("plain", "bncnn"):
         return PlainCNN(bn=name == "bncnn"), "fc"
     if name == "mlp":
@@ -100,8 +102,8 @@ def user_model(name: str, pixels: int):
 def factory(name: str, pixels: int):
     from avalanche_featadapt import split_model
 
-    def make(**_):
-        model, last = user_model(name, pixels)
+    def make(*, initial_classes: int = 2):
+        model, last = user_model(name, pixels, initial_classes)
         return split_model(model=model, last_layer_name=last)
 
     return make
