@@ -1,5 +1,5 @@
 """Robustness of feature adaptation outside its tuned recipe: a matrix of
-users' models x data x protocols x strategies, at equal bytes, with two
+users' models x data x protocols x strategies, at equal bytes, with three
 references per model that tell where a loss comes from.
 
     python perf/robustness.py                                   # the whole matrix
@@ -14,9 +14,12 @@ no max-pool, ``last_layer_name="fc"``).
 Data: SplitDigits (51,200 B) and the Fashion-MNIST subset (78,400 B, the
 bytes of 100 images), 5x2 (``b0-5``) and half the classes first (``b50-5``).
 References: ``probe``, a logistic regression on FA's final backbone trained
-on all training data (the ceiling of any classifier on that backbone), and
+on all training data (the ceiling of any classifier on that backbone),
 ``oracle``, FA whose adapter also gets feature pairs of every old-class
-training image (the best any pair generator could do).
+training image (the best any pair generator could do), and ``perfect``, FA's
+head retrained on the final backbone's true features of the very images
+whose features the buffer holds (the best any adapter could do at this
+budget).
 
 Writes robustness.md (mean ± std over seeds) and robustness.png (FA minus
 Replay) to ``--out``.
@@ -140,6 +143,58 @@ def probe_accuracy(strategy, bm) -> float:
     return float(clf.score((f_te - mu) / sd, y_te))
 
 
+class StoredImages:
+    """Records which training images FA's buffer holds (a diagnostic): the
+    buffer selects among one class's features in dataset order, so the
+    selector's indices name the images."""
+
+    def __init__(self, strategy):
+        self.images, self._queue, self._x = {}, [], None
+        buf = strategy.buffer
+        select, update = buf.selector, buf.update
+
+        def selector(pool, k):
+            idx = torch.as_tensor(select(pool, k)).long()
+            c = self._queue.pop(0)
+            self.images[c] = self._x[c][idx]
+            return idx
+
+        def recording_update(features=None, labels=None, **kw):
+            if features is not None:
+                ds = strategy.experience.dataset.eval()
+                x = torch.stack([ds[i][0] for i in range(len(ds))])
+                labels = torch.as_tensor(labels)
+                self._queue = [int(c) for c in torch.unique(labels).tolist()]
+                self._x = {c: x[labels == c] for c in self._queue}
+            return update(features, labels, **kw)
+
+        buf.selector, buf.update = selector, recording_update
+
+
+def perfect_adapter_accuracy(strategy, stored: StoredImages, bm) -> float:
+    """FA's head retrained, as FA retrains it, on the final backbone's own
+    features of the very images whose features the buffer holds: what FA
+    would reach with a perfect adapter, at the same budget."""
+    import copy
+
+    from avalanche_featadapt._utils import extract_features
+    from avalanche_featadapt.plugins import ClassifierRetrainer, FeatureBuffer
+
+    fe = strategy.model.feature_extractor.eval()
+    buf = FeatureBuffer(mem_size=10**9)
+    with torch.no_grad():
+        for c in strategy.buffer.classes:
+            x = stored.images[c][: len(strategy.buffer.features_of(c))]
+            buf.add(fe(x).flatten(1), torch.full((len(x),), c))
+    head = copy.deepcopy(strategy.model.classifier)
+    rt = strategy.retrainer
+    ClassifierRetrainer(buffer=buf, epochs=rt.epochs, lr=rt.lr).retrain(head)
+    test = torch.utils.data.ConcatDataset([e.dataset.eval() for e in bm.test_stream])
+    (f,), y = extract_features([fe], test, device="cpu")
+    with torch.no_grad():
+        return float((head.eval()(f).argmax(1) == y).float().mean())
+
+
 def run_cell(model, data, protocol, seed, strategies, fashion):
     """{strategy or reference: final accuracy} for one cell and seed."""
     from avalanche_featadapt.compare.build import build_strategy
@@ -178,6 +233,14 @@ def run_cell(model, data, protocol, seed, strategies, fashion):
     res = fa.eval(bm.test_stream)
     out["oracle"] = res["Top1_Acc_Stream/eval_phase/test_stream/Task000"]
     out["probe"] = probe_accuracy(fa, bm)
+    torch.manual_seed(seed)
+    fa = build_strategy(
+        "featadapt", benchmark=bm, memory_bytes=budget, evaluator=evaluator(None), **kw
+    )
+    stored = StoredImages(fa)
+    for exp in bm.train_stream:
+        fa.train(exp)
+    out["perfect"] = perfect_adapter_accuracy(fa, stored, bm)
     return out
 
 
@@ -187,13 +250,16 @@ def _pm(v):
 
 
 def report(results, seeds, out: Path):
-    cols = STRATEGIES + ["oracle", "probe"]
+    cols = STRATEGIES + ["oracle", "perfect", "probe"]
     cols = [c for c in cols if any(c in s for r in results.values() for s in r)]
     lines = [
         "# Robustness matrix: final accuracy (%)",
         "",
-        f"Seeds {seeds} (a row may hold fewer); mean ± std over seeds. `oracle`: FA with pairs of every "
-        "old-class image; `probe`: logistic regression on FA's final backbone.",
+        f"Seeds {seeds} (a row may hold fewer); mean ± std over seeds. `oracle`: FA "
+        "with pairs of every old-class image; `perfect`: FA's head retrained on the "
+        "final backbone's true features of the images the buffer holds (a perfect "
+        "adapter at the same budget); `probe`: logistic regression on FA's final "
+        "backbone, all training data.",
         "",
         "| model | data | protocol | seeds | " + " | ".join(cols) + " | FA − noadapt "
         "| FA − Naive |",

@@ -10,7 +10,6 @@ from avalanche.distributed import DistributedHelper
 from avalanche.training.plugins import EvaluationPlugin, SupervisedPlugin
 from avalanche.training.plugins.evaluation import default_evaluator
 from avalanche.training.templates import SupervisedTemplate
-from avalanche.training.templates.base_sgd import PeriodicEval
 from torch import nn
 from torch.nn import CrossEntropyLoss
 from torch.optim import Optimizer
@@ -25,6 +24,7 @@ from .._utils import (
 )
 from ..models import AuxiliaryHeadModel, CosineIncrementalClassifier
 from ..distributed import DistributedSync
+from .provisional import provisional_update
 from ..plugins import (
     AdapterTrainer,
     BatchNormFreezer,
@@ -68,9 +68,11 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     largest class id + 1, or a growing one such as
     :class:`~avalanche_featadapt.models.CosineIncrementalClassifier`.
     Periodic evaluation while the backbone learns (``eval_every``, and so
-    Avalanche's ``EarlyStoppingPlugin``) goes through the auxiliary head,
-    since the user's head is retrained only once the experience's features
-    are known; after the retraining the streams are evaluated once more.
+    Avalanche's ``EarlyStoppingPlugin``) sees the model the experience would
+    end with if it stopped there: the update of steps 2-5 is run on the
+    weights of the moment and undone after the evaluation
+    (:func:`~avalanche_featadapt.strategies.provisional.provisional_update`;
+    it costs one adapter fit per evaluation).
 
     Streams with task labels are refused: the method is class-incremental.
 
@@ -240,6 +242,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             self.model.use_aux = True
         super()._before_training_exp(**kwargs)
         self._check_head_width()
+        self._in_experience = True  # periodic evaluations are provisional
 
     def _make_aux_head(self, exp):
         x = exp.dataset.eval()[0][0].unsqueeze(0).to(self.device)
@@ -275,19 +278,22 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         try:
             return super().train(*args, **kwargs)
         finally:  # even after a failure, what users evaluate is their head
+            self._in_experience = False
             if isinstance(self.model, AuxiliaryHeadModel):
                 self.model.use_aux = False
 
+    def eval(self, *args, **kwargs):
+        if not getattr(self, "_in_experience", False):  # the user's own eval
+            return super().eval(*args, **kwargs)
+        # a periodic evaluation between epochs: of the model it would end with
+        with provisional_update(self):
+            return super().eval(*args, **kwargs)
+
     def _after_training_exp(self, **kwargs):
+        self._in_experience = False
         if isinstance(self.model, AuxiliaryHeadModel):
             self.model.use_aux = False
         super()._after_training_exp(**kwargs)
-        # Avalanche skips its final periodic evaluation when the last epoch
-        # was evaluated, i.e. before the head was retrained on the buffer;
-        # evaluate the model that will be used once more.
-        for p in self.plugins:
-            if isinstance(p, PeriodicEval) and p.eval_every > 0 and not p.do_final:
-                p._peval(self)
         # the per-experience caches of the plugins are not needed any more
         self.__dict__.pop("_featadapt_features", None)
         self.__dict__.pop("_featadapt_teachers", None)

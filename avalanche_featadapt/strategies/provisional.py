@@ -1,0 +1,76 @@
+"""Evaluate, during an experience, the model that the experience will end with.
+
+Feature adaptation gives the user's classifier its weights only after the
+experience: the adapter moves the stored features, the buffer adds the new
+ones and the classifier is retrained on them (docs/method.md, steps 2-5).
+Avalanche's periodic evaluation (``eval_every``) runs between epochs, before
+that, so whatever it evaluates is not the model that will be used: the
+classifier as the previous experience left it, or the auxiliary head that
+trains the backbone, which knows only the current classes. Validation curves
+then mislead, and ``EarlyStoppingPlugin`` keeps an early backbone (docs/usage.md,
+"Periodic evaluation and early stopping").
+
+:func:`provisional_update` runs the post-experience update on the weights of
+the moment, lets the evaluation run, and then puts everything back. Avalanche
+has no hook for this, hence this module.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+
+from ..models import AuxiliaryHeadModel
+
+__all__ = ["provisional_update"]
+
+
+@contextmanager
+def provisional_update(strategy):
+    """Within the block, ``strategy.model`` is the model the experience would
+    end with if training stopped now: old features adapted by a phi fitted on
+    the current weights, new features added, the user's classifier retrained
+    on the buffer, and the auxiliary head off. On exit the buffer, the
+    classifier, the adapter's state and the auxiliary flag are restored, so
+    training goes on exactly as without the evaluation.
+
+    The update is deterministic (seeded adapter and retraining), so the
+    evaluation after the last epoch sees the model the experience ends with.
+    The features it extracted are dropped on exit: a plugin may still change
+    the weights without an iteration (``EarlyStoppingPlugin`` restores an
+    earlier epoch's), and the cache is keyed on the iteration count.
+    """
+    buffer, adapter, retrainer = strategy.buffer, strategy.adapter, strategy.retrainer
+    model = strategy.model
+    head = model.classifier
+    saved = {
+        "buffer": (dict(buffer._data), dict(buffer._scales), buffer.feature_dim),
+        "staged": buffer._staged,
+        "head": copy.deepcopy(head.state_dict()),
+        "aux": getattr(model, "use_aux", None),
+    }
+    if adapter is not None:
+        saved["adapter"] = (
+            adapter._teacher,
+            len(adapter.adapters),
+            len(adapter.history),
+        )
+    try:
+        if isinstance(model, AuxiliaryHeadModel):
+            model.use_aux = False
+        for plugin in (adapter, buffer, retrainer):
+            if plugin is not None:
+                plugin.after_training_exp(strategy)
+        yield
+    finally:
+        strategy.__dict__.pop("_featadapt_features", None)
+        buffer._data, buffer._scales, buffer.feature_dim = saved["buffer"]
+        buffer._staged = saved["staged"]
+        head.load_state_dict(saved["head"])
+        if adapter is not None:
+            teacher, n_adapters, n_history = saved["adapter"]
+            adapter._teacher = teacher
+            del adapter.adapters[n_adapters:]
+            del adapter.history[n_history:]
+        if saved["aux"] is not None:
+            model.use_aux = saved["aux"]
