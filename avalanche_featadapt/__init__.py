@@ -20,9 +20,8 @@ from .plugins import (
 )
 from .plugins import MaskedNCMClassifier, SDCPlugin, compensate_drift
 from .strategies import FeatureAdaptationStrategy, SDCStrategy, TripletLoss
-from .memory import MemoryBytes, memory_bytes_of
-from .drift import DriftMetric
-from .loggers import MetricsCSVLogger
+from .memory import memory_bytes_of
+from .metrics import DriftMetric, MemoryBytes, MetricsCSVLogger
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __version__ = "0.1.0"

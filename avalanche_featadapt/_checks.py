@@ -1,13 +1,23 @@
-"""Input checks of the training loop, shared by the plugins: a batch with
-NaN/inf, an experience's classes, a plugin composed wrongly."""
+"""Input checks of the training loop, shared by the strategies and plugins:
+an experience (task labels, labels, classes timeline), a multi-head model, a
+batch with NaN/inf, an experience's classes, a plugin composed wrongly.
+Constructor arguments are checked in :mod:`._arg_checks`."""
 
 from __future__ import annotations
 
 from typing import List
 
 import torch
+from torch import nn
 
-__all__ = ["check_buffer_order", "check_finite_batch", "experience_classes"]
+__all__ = [
+    "check_buffer_order",
+    "check_experience",
+    "check_finite_batch",
+    "check_labels",
+    "check_single_head",
+    "experience_classes",
+]
 
 
 def check_finite_batch(x, experience: int) -> None:
@@ -73,3 +83,91 @@ def check_buffer_order(strategy, plugin, buffer, *, buffer_after: bool) -> None:
             f"this experience's {'adapter' if buffer_after else 'features'}. "
             f"Order them as {right}."
         )
+
+
+#: above this class id, a head of one unit per class id is refused
+MAX_CLASS_ID = 100_000
+
+
+def check_labels(experience):
+    """Refuse float labels (they would be truncated to integers) and class
+    ids so large that a head of one unit per id would be huge."""
+    targets = getattr(experience.dataset, "targets", None)
+    if targets is None:
+        return
+    t = torch.as_tensor(list(targets))
+    if t.is_floating_point():
+        example = t[t != t.round()][:1].tolist() or t[:1].tolist()
+        raise ValueError(
+            f"Experience {experience.current_experience} has float labels (e.g. "
+            f"{example[0]}); class labels must be integers 0..C-1. Pass the "
+            "targets as integers (y.long())."
+        )
+    if t.numel() and int(t.max()) > MAX_CLASS_ID:
+        raise ValueError(
+            f"Experience {experience.current_experience} has class id "
+            f"{int(t.max())}: the classifier has one unit per class id, so it "
+            f"would be {int(t.max()) + 1} units wide. Remap the labels to "
+            "0..C-1 (e.g. nc_benchmark(..., class_ids_from_zero_from_first_exp"
+            "=True))."
+        )
+    if t.numel() and int(t.min()) < 0:
+        raise ValueError(
+            f"Experience {experience.current_experience} has negative class id "
+            f"{int(t.min())}; class labels must be integers 0..C-1."
+        )
+
+
+def _task_label_message(who: str, what: str) -> str:
+    """The first sentence of every refusal of task labels."""
+    return f"{who} is for class-incremental streams without task labels, but {what}."
+
+
+def check_experience(experience, who: str):
+    """Refuse an experience with task labels (these methods are
+    class-incremental) or with no training data."""
+    labels = set(getattr(experience, "task_labels", [0]))
+    if labels - {0}:
+        raise ValueError(
+            _task_label_message(
+                who, f"this experience has task labels {sorted(labels)}"
+            )
+            + " Build the benchmark with task_labels=False (or "
+            "return_task_id=False)."
+        )
+    if len(experience.dataset) == 0:
+        raise ValueError(
+            f"Experience {experience.current_experience} has no training data; "
+            "remove empty experiences from the stream."
+        )
+    check_labels(experience)
+    if not hasattr(experience, "classes_in_this_experience"):
+        raise ValueError(
+            f"{who} needs to know each experience's classes (its head grows with "
+            "them, through Avalanche's IncrementalClassifier), but this stream "
+            "has no classes timeline (a stream of benchmark_from_datasets). "
+            "Wrap the benchmark with avalanche.benchmarks.with_classes_timeline("
+            "benchmark), or build it with class_incremental_benchmark / "
+            "nc_benchmark."
+        )
+
+
+def check_single_head(who: str, *modules) -> None:
+    """Refuse a multi-head model (an Avalanche ``MultiTaskModule`` such as
+    ``MTSimpleMLP``, anywhere in ``modules``): its forward needs task labels,
+    which these class-incremental methods never pass. Same message as
+    :func:`check_experience` gives for a stream with task labels."""
+    from avalanche.models import MultiTaskModule
+
+    for module in modules:
+        for sub in module.modules() if isinstance(module, nn.Module) else ():
+            if isinstance(sub, MultiTaskModule):
+                raise ValueError(
+                    _task_label_message(
+                        who,
+                        f"the model contains {type(sub).__name__}, a multi-head "
+                        "(task-label) Avalanche MultiTaskModule",
+                    )
+                    + " Use a single-head model, e.g. avalanche.models.SimpleMLP "
+                    "or avalanche_featadapt.make_digits_model()."
+                )

@@ -1,5 +1,6 @@
 """A strategy's state as tensors and plain containers, and back into the
-user's own objects: what :mod:`avalanche_featadapt.checkpoint` writes.
+user's own objects: what :mod:`avalanche_featadapt.checkpoint` writes (the
+random state and the configuration it must match are in :mod:`._config`).
 
 Nothing here pickles an object. Modules and optimizers become state_dicts,
 objects (plugins, the clock, selectors) become the state of their
@@ -11,8 +12,7 @@ which ``torch.load(weights_only=True)`` reads without running any code.
 from __future__ import annotations
 
 import inspect
-import random
-from typing import Any, Dict
+from typing import Dict
 
 import numpy as np
 import torch
@@ -264,73 +264,3 @@ def decode(saved, target, map_location=None):
             setattr(target, k, decode(x, getattr(target, k, None), map_location))
         return target
     raise UnsaveableError(f"unknown entry {kind!r}")
-
-
-def rng_state() -> dict:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    out = {
-        "torch": torch.get_rng_state(),
-        "numpy": [
-            kind,
-            torch.from_numpy(keys.astype(np.int64)),
-            pos,
-            has_gauss,
-            cached,
-        ],
-        "random": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        out["cuda"] = torch.cuda.get_rng_state_all()
-    return out
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    v, internal, gauss = state["random"]
-    random.setstate((v, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def saved_plugins(strategy) -> list:
-    """The plugins whose state is saved: all but the evaluator (its metrics
-    and loggers write to their own files)."""
-    return [p for p in strategy.plugins if p is not strategy.evaluator]
-
-
-_NOT_CONFIG = {"self", "model", "optimizer", "criterion", "device", "evaluator"}
-
-
-def _hyperparameters(obj) -> Dict[str, Any]:
-    out = {}
-    try:
-        params = inspect.signature(type(obj).__init__).parameters
-    except (TypeError, ValueError):
-        return out
-    for name in params:
-        if name in _NOT_CONFIG or name == "plugins":
-            continue
-        v = getattr(obj, name, None)
-        if isinstance(v, torch.dtype):
-            v = str(v).replace("torch.", "")
-        if isinstance(v, _SCALARS) and not isinstance(v, type(None)):
-            out[name] = v
-    return out
-
-
-def config_of(strategy) -> Dict[str, Any]:
-    """What must match between a checkpoint and the strategy it is loaded
-    into: the classes, the plugins in order and their hyperparameters."""
-    cfg = {
-        "strategy": qualname(strategy),
-        "model": qualname(strategy.model),
-        "hyperparameters": {"strategy": _hyperparameters(strategy)},
-        "plugins": [qualname(p) for p in saved_plugins(strategy)],
-    }
-    for i, p in enumerate(saved_plugins(strategy)):
-        hp = _hyperparameters(p)
-        if hp:
-            cfg["hyperparameters"][f"plugins[{i}] {type(p).__name__}"] = hp
-    return cfg

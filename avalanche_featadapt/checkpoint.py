@@ -31,25 +31,22 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Tuple
 
 import torch
 
-from ._state import (
-    Encoder,
-    UnsaveableError,
+from ._atomic import prev_path, write_atomically
+from ._config import (
+    config_differences,
+    config_hash,
     config_of,
-    decode,
-    qualname,
     rng_state,
     saved_plugins,
     set_rng_state,
 )
+from ._state import Encoder, UnsaveableError, decode, qualname
 
 __all__ = [
     "save_checkpoint",
@@ -68,10 +65,6 @@ class CheckpointError(RuntimeError):
 
 class CheckpointMismatchError(CheckpointError):
     """The checkpoint was saved by another strategy or configuration."""
-
-
-def _prev(path: Path) -> Path:
-    return path.with_name(path.name + ".prev")
 
 
 def _check_path(path: Path):
@@ -136,10 +129,6 @@ def _apply(strategy, state, map_location):
     set_rng_state(state["rng"])
 
 
-def _config_hash(cfg) -> str:
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
-
-
 def save_checkpoint(strategy, fname) -> Path:
     """Save ``strategy`` to ``fname`` atomically, keeping the previous file
     as ``fname.prev``. Call it between experiences. Raises
@@ -163,55 +152,13 @@ def save_checkpoint(strategy, fname) -> Path:
         "version": VERSION,
         "strategy": qualname(strategy),
         "config": json.dumps(cfg, sort_keys=True),
-        "config_hash": _config_hash(cfg),
+        "config_hash": config_hash(cfg),
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
         "next_experience": int(strategy.clock.train_exp_counter),
         "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            _keep_prev(path)
-        os.replace(tmp, path)  # atomic: readers see the old or the new file
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_atomically(path, lambda f: torch.save(record, f))
     return path
-
-
-def _keep_prev(path: Path):
-    """Make ``path.prev`` the current file, atomically, without touching
-    ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".prev", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        try:
-            os.link(path, tmp)
-        except OSError:  # no hard links here (or the file went away): copy
-            shutil.copy2(path, tmp)
-        os.replace(tmp, _prev(path))
-    except FileNotFoundError:  # another writer replaced it meanwhile
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _read(path: Path, map_location) -> dict:
@@ -251,27 +198,9 @@ def _check_match(rec: dict, strategy, path: Path):
             "Load it into the same kind of strategy."
         )
     cfg = config_of(strategy)
-    if rec["config_hash"] == _config_hash(cfg):
+    if rec["config_hash"] == config_hash(cfg):
         return
-    saved = json.loads(rec["config"])
-    diffs = []
-    if saved["plugins"] != cfg["plugins"]:
-        diffs.append(
-            f"plugins: checkpoint {saved['plugins']}, this strategy "
-            f"{cfg['plugins']}"
-        )
-    for who in sorted(set(saved["hyperparameters"]) | set(cfg["hyperparameters"])):
-        a = saved["hyperparameters"].get(who, {})
-        b = cfg["hyperparameters"].get(who, {})
-        for k in sorted(set(a) | set(b)):
-            if a.get(k) != b.get(k):
-                diffs.append(
-                    f"{who}.{k}: checkpoint {a.get(k)!r}, this strategy {b.get(k)!r}"
-                )
-    if saved["model"] != cfg["model"]:
-        diffs.append(
-            f"model: checkpoint {saved['model']}, this strategy {cfg['model']}"
-        )
+    diffs = config_differences(json.loads(rec["config"]), cfg)
     raise CheckpointMismatchError(
         f"{path} was saved with another configuration: "
         + "; ".join(diffs or ["(configuration hash differs)"])
@@ -301,7 +230,7 @@ def load_checkpoint(strategy, fname, *, map_location=None) -> Tuple[object, int]
             "loaded from it; check the path (a fresh run needs an existing "
             "folder)."
         )
-    prev = _prev(path)
+    prev = prev_path(path)
     if not path.exists() and not prev.exists():
         return strategy, 0
     try:

@@ -51,7 +51,7 @@ from avalanche.distributed import DistributedHelper
 from avalanche.training.plugins import SupervisedPlugin
 from torch.utils.data import Subset
 
-from ._utils import extract_features
+from ._features import extract_features
 
 __all__ = [
     "DistributedSync",
@@ -95,7 +95,7 @@ def init_distributed(*, random_seed: int, use_cuda: bool = True) -> torch.device
 def extract_features_sharded(
     modules, dataset, *, device, batch_size: int = 512
 ) -> Tuple[list, torch.Tensor]:
-    """:func:`~avalanche_featadapt._utils.extract_features`, split over the
+    """:func:`~avalanche_featadapt._features.extract_features`, split over the
     ranks: rank r takes samples r, r + N, r + 2N, ... of ``dataset``; the
     parts are gathered (``DistributedHelper.gather_all``) and put back in the
     dataset's order, so every rank returns the same tensors as one process

@@ -1,5 +1,6 @@
-"""What a strategy holds in memory, in bytes, and an Avalanche metric that
-reports it.
+"""What a strategy holds in memory, in bytes (the Avalanche metric that
+reports it, :class:`~avalanche_featadapt.metrics.MemoryBytes`, is in
+:mod:`avalanche_featadapt.metrics`).
 
 One counting rule for the whole package (docs/comparison.md, "Memory in
 bytes"), written here and nowhere else:
@@ -14,7 +15,7 @@ bytes"), written here and nowhere else:
 
 The byte budgets of Replay, iCaRL and the hybrid memory's images
 (:func:`images_in_budget`), the feature buffer's sizing and
-:class:`MemoryBytes` all use these two functions.
+:class:`~avalanche_featadapt.metrics.MemoryBytes` all use these two functions.
 """
 
 from __future__ import annotations
@@ -23,14 +24,11 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 import torch
-from avalanche.evaluation import PluginMetric
-from avalanche.evaluation.metric_results import MetricValue
 
 from .plugins import FeatureBuffer, SDCPlugin
 
 __all__ = [
     "HeldMemory",
-    "MemoryBytes",
     "held_memory",
     "image_bytes",
     "images_in_budget",
@@ -124,7 +122,7 @@ def held_memory(strategy) -> HeldMemory:
     """Everything a strategy's plugins hold between experiences (see
     :func:`stored_tensors`). Model weights and teachers are not counted (no
     paper counts them). JointTraining's memory is its whole training set:
-    :class:`MemoryBytes` reads it from the strategy's ``adapted_dataset``
+    :class:`~avalanche_featadapt.metrics.MemoryBytes` reads it from the strategy's ``adapted_dataset``
     after training; outside training it is read from the experiences
     Avalanche keeps (privately) in ``_experiences``."""
     from avalanche.training import JointTraining
@@ -143,46 +141,3 @@ def held_memory(strategy) -> HeldMemory:
 def memory_bytes_of(strategy) -> int:
     """Bytes of :func:`held_memory` under the package's counting rule."""
     return held_memory(strategy).nbytes
-
-
-class MemoryBytes(PluginMetric[int]):
-    """Avalanche metric: the bytes of the strategy's memory
-    (:func:`memory_bytes_of`; images at 8 bits per pixel, features at their
-    dtype), emitted after each training experience
-    (``MemoryBytes/train_phase/...``) and after each evaluation
-    (``MemoryBytes/eval_phase/...``), so every Avalanche logger shows it."""
-
-    def __init__(self):
-        super().__init__()
-        self._value = 0
-
-    def reset(self) -> None:
-        self._value = 0
-
-    def result(self) -> int:
-        return self._value
-
-    def _emit(self, strategy, phase: str):
-        stream = getattr(strategy.experience, "origin_stream", None)
-        name = f"MemoryBytes/{phase}/{getattr(stream, 'name', 'unknown')}_stream"
-        return [MetricValue(self, name, self._value, strategy.clock.train_iterations)]
-
-    def after_training_exp(self, strategy):
-        from avalanche.training import JointTraining
-
-        if isinstance(strategy, JointTraining):
-            # the concatenated training set, public while training
-            self._value = _dataset_images(strategy.adapted_dataset).nbytes
-        else:
-            self._value = memory_bytes_of(strategy)
-        return self._emit(strategy, "train_phase")
-
-    def after_eval(self, strategy):
-        from avalanche.training import JointTraining
-
-        if not isinstance(strategy, JointTraining):
-            self._value = memory_bytes_of(strategy)
-        return self._emit(strategy, "eval_phase")
-
-    def __str__(self):
-        return "MemoryBytes"

@@ -39,7 +39,7 @@ from avalanche_featadapt.distributed import (
     init_distributed,
     save_checkpoint_main,
 )
-from avalanche_featadapt.memory import MemoryBytes
+from avalanche_featadapt.metrics import MemoryBytes
 
 
 def build(args):

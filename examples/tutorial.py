@@ -167,8 +167,8 @@ from avalanche_featadapt import (
     SplitDigits,
     make_digits_model,
 )
-from avalanche_featadapt._utils import extract_features
-from avalanche_featadapt.drift import DriftMetric
+from avalanche_featadapt._features import extract_features
+from avalanche_featadapt.metrics import DriftMetric
 
 torch.manual_seed(0)
 bm = SplitDigits(5, seed=0)

@@ -12,8 +12,7 @@ from avalanche_featadapt import (
     FeatureBuffer,
     make_digits_model,
 )
-from avalanche_featadapt.drift import DriftMetric
-from avalanche_featadapt.loggers import MetricsCSVLogger
+from avalanche_featadapt.metrics import DriftMetric, MetricsCSVLogger
 from avalanche_featadapt.plugins import AdapterTrainer
 
 

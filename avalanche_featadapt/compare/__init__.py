@@ -8,6 +8,8 @@ bytes, writing results.csv, summary.md and plots.
   benchmark, one record each;
 - :mod:`~avalanche_featadapt.compare.build`: ``build_strategy`` by name;
 - :mod:`~avalanche_featadapt.compare.run`: the runs and results.csv;
+- :mod:`~avalanche_featadapt.compare.single_run`: one strategy, seed and
+  budget;
 - :mod:`~avalanche_featadapt.compare.report`: statistics and summary.md;
 - :mod:`~avalanche_featadapt.compare.plots`: one function per figure;
 - :mod:`~avalanche_featadapt.compare.cli`: the ``featadapt`` command.

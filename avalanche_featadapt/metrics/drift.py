@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from avalanche.evaluation import PluginMetric
 from avalanche.evaluation.metric_results import MetricValue
 
-from ._utils import extract_features
-from .plugins import AdapterTrainer, FeatureBuffer, SDCPlugin
+from .._features import extract_features
+from ..plugins import AdapterTrainer, FeatureBuffer, SDCPlugin
 
 __all__ = ["DriftMetric", "drift_errors"]
 
@@ -30,7 +30,7 @@ class DriftMetric(PluginMetric[dict]):
     It keeps a small **probe set**: ``probe_per_class`` images of each class,
     copied from the class's own experience. The probe is for measurement
     only: the metric never feeds it to training, and its copies are not
-    counted in the strategy's memory (:class:`~avalanche_featadapt.memory.
+    counted in the strategy's memory (:class:`~avalanche_featadapt.metrics.
     MemoryBytes`).
 
     For every probe image the metric tracks what the strategy believes its

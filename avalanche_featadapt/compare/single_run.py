@@ -1,0 +1,105 @@
+"""One run of the comparison: one strategy, one seed, one memory budget,
+trained experience by experience and evaluated after each, one row per
+experience (docs/comparison.md)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from .build import build_strategy
+from .registry import STRATEGIES
+
+__all__ = ["evaluator", "run_one"]
+
+
+def evaluator(log_dir: Optional[Path], drift=None):
+    """Accuracy, forgetting, MemoryBytes (and DriftMetric) for one run."""
+    from avalanche.evaluation.metrics import accuracy_metrics, forgetting_metrics
+    from avalanche.training.plugins import EvaluationPlugin
+
+    from ..metrics import MemoryBytes, MetricsCSVLogger
+
+    loggers = [MetricsCSVLogger(str(log_dir))] if log_dir is not None else []
+    extra = [drift] if drift is not None else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return EvaluationPlugin(
+            accuracy_metrics(experience=True, stream=True),
+            forgetting_metrics(experience=True, stream=True),
+            MemoryBytes(),
+            *extra,
+            loggers=loggers,
+        )
+
+
+def _row(res: Dict, benchmark, i: int) -> Dict:
+    """Accuracies of experience i from what the EvaluationPlugin reported."""
+    sizes = [len(e.dataset) for e in benchmark.test_stream[: i + 1]]
+    exp_acc = [
+        res[f"Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp{j:03d}"]
+        for j in range(i + 1)
+    ]
+    old = float(np.average(exp_acc[:i], weights=sizes[:i])) if i > 0 else float("nan")
+    return {
+        "experience": i,
+        "classes_seen": sum(benchmark.n_classes_per_exp[: i + 1]),
+        "accuracy": res["Top1_Acc_Stream/eval_phase/test_stream/Task000"],
+        "new_accuracy": exp_acc[i],
+        "old_accuracy": old,
+        "forgetting": res.get("StreamForgetting/eval_phase/test_stream", 0.0),
+        "memory_bytes": res["MemoryBytes/eval_phase/test_stream"],
+    }
+
+
+def run_one(
+    name, benchmark, *, seed, memory_bytes, log_dir=None, progress=None, **kw
+) -> List[Dict]:
+    """Train and evaluate strategy ``name`` on ``benchmark``: one row per
+    experience (JointTraining: one row, after training on everything).
+    ``kw`` goes to :func:`~avalanche_featadapt.compare.build.build_strategy`
+    (model_factory, epochs, lr, batch_size, device, overrides)."""
+    from ..metrics import DriftMetric
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    drift = DriftMetric(seed=seed) if STRATEGIES[name].drift else None
+    strategy = build_strategy(
+        name,
+        benchmark=benchmark,
+        memory_bytes=memory_bytes,
+        evaluator=evaluator(log_dir, drift),
+        **kw,
+    )
+    rows, wall, n = [], 0.0, len(benchmark.train_stream)
+    try:
+        steps = [benchmark.train_stream] if name == "joint" else benchmark.train_stream
+        for i, exp in enumerate(steps):
+            i = n - 1 if name == "joint" else i
+            t0 = time.perf_counter()
+            strategy.train(exp)
+            wall += time.perf_counter() - t0
+            res = strategy.eval(benchmark.test_stream[: i + 1])
+            rows.append({**_row(res, benchmark, i), "wall_time_s": wall})
+            if progress:
+                progress.update(n if name == "joint" else 1)
+    finally:
+        if log_dir is not None:
+            strategy.evaluator.loggers[0].close()
+    history = drift.history if drift else []
+    for r in rows:
+        r.update(strategy=name, seed=seed, budget_bytes=memory_bytes)
+        h = [d for d in history if d["experience"] == r["experience"]]
+        for k in (
+            "estimated_rel_l2",
+            "stale_rel_l2",
+            "estimated_cosine",
+            "stale_cosine",
+        ):
+            r[f"drift_{k}"] = h[0][k] if h else float("nan")
+    return rows
