@@ -35,6 +35,7 @@ MODULES = [
     "avalanche_featadapt.compare.build",
     "avalanche_featadapt.compare.run",
     "avalanche_featadapt.compare.single_run",
+    "avalanche_featadapt.compare.workers",
     "avalanche_featadapt.compare.report",
     "avalanche_featadapt.compare.plots",
     "avalanche_featadapt.compare.cli",

@@ -10,6 +10,8 @@ bytes, writing results.csv, summary.md and plots.
 - :mod:`~avalanche_featadapt.compare.run`: the runs and results.csv;
 - :mod:`~avalanche_featadapt.compare.single_run`: one strategy, seed and
   budget;
+- :mod:`~avalanche_featadapt.compare.workers`: the runs one after the other
+  or over a pool of processes (``--workers N``);
 - :mod:`~avalanche_featadapt.compare.report`: statistics and summary.md;
 - :mod:`~avalanche_featadapt.compare.plots`: one function per figure;
 - :mod:`~avalanche_featadapt.compare.cli`: the ``featadapt`` command.

@@ -7,7 +7,7 @@ import numpy as np
 
 from .registry import BENCHMARKS, STRATEGIES
 
-__all__ = ["check_settings"]
+__all__ = ["check_settings", "check_workers"]
 
 
 def _positive(name, value, integer=False):
@@ -58,3 +58,13 @@ def check_settings(benchmark, strategies, seeds, budgets, epochs, lr, batch_size
                 )
     if out is not None and out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (it is created).")
+
+
+def check_workers(workers) -> None:
+    """``--workers``: a positive integer (1 runs everything in this process)."""
+    ok = isinstance(workers, (int, np.integer)) and not isinstance(workers, bool)
+    if not ok or workers < 1:
+        raise ValueError(
+            f"--workers must be a positive integer, got {workers!r}; 1 runs one "
+            "strategy after the other, N runs N at a time in N processes."
+        )

@@ -61,6 +61,15 @@ def _add_compare(sub):
         "--batch-size", type=int, default=None, help="default: the benchmark's"
     )
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs at a time, each in its own process with one torch thread "
+        "(default 1: one after the other); results.csv is the same for every "
+        "N. With --device cuda and several GPUs, worker i uses GPU i %% count",
+    )
     p.add_argument("--out", default=None, help="default: results/<benchmark>")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_compare)
@@ -129,6 +138,7 @@ def _compare(args) -> int:
                 data_root=args.data_root,
                 out=out,
                 quiet=args.quiet,
+                workers=args.workers,
             )
     except ComparisonFailed as e:
         if (out / "summary.md").exists():

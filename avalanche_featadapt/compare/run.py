@@ -1,18 +1,23 @@
 """Run the comparison: every strategy x seed x memory budget, one row per
-experience, written to results.csv as each run finishes."""
+experience, appended to results.csv as each run finishes and rewritten at
+the end in the order seed, strategy, budget, experience, whatever the
+number of workers (docs/usage.md, "The comparison on several cores or
+GPUs")."""
 
 from __future__ import annotations
 
 import csv
-import traceback
+import os
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
 from .._arg_checks import check_device
 from ..memory import image_bytes
-from .checks import check_settings
+from .checks import check_settings, check_workers
 from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
 from .single_run import evaluator, run_one  # noqa: F401  (their old home)
+from .workers import Job, Setting, execute
 
 __all__ = [
     "CSV_FIELDS",
@@ -87,10 +92,11 @@ def run_comparison(
     quiet: bool = False,
     overrides: Optional[Dict[str, dict]] = None,
     default_images: Sequence[int] = (DEFAULT_IMAGES,),
+    workers: int = 1,
 ) -> List[Dict]:
     """Run every strategy on every seed at every budget; write results.csv
     (after each finished run), summary.md and the plots to ``out`` (if given).
-    Returns the rows.
+    Returns the rows, in the order seed, strategy, budget, experience.
 
     :param memory_bytes: one budget or several; None: the bytes of
         ``default_images`` images of the benchmark (8-bit pixels; by default
@@ -100,6 +106,11 @@ def run_comparison(
         repeat for each budget.
     :param epochs, lr, batch_size: None takes the benchmark's record.
     :param overrides: strategy name -> hyperparameters replacing its record's.
+    :param workers: runs at a time, each in its own process (1: one after
+        the other in this process). Each run uses one torch thread on the
+        CPU, so the rows are the same for every ``workers``
+        (:mod:`~avalanche_featadapt.compare.workers`); with ``device="cuda"``
+        and several GPUs, worker i uses GPU ``i % count``.
     :raises ComparisonFailed: after writing everything, if some runs failed.
     """
     strategies = list(strategies or DEFAULT_STRATEGIES)
@@ -110,78 +121,95 @@ def run_comparison(
         budgets = [memory_bytes]
     out = Path(out) if out is not None else None
     check_settings(benchmark, strategies, seeds, budgets, epochs, lr, batch_size, out)
+    check_workers(workers)
     spec = BENCHMARKS[benchmark]
     check_device(device)
-    epochs = spec.epochs if epochs is None else epochs
-    lr = spec.lr if lr is None else lr
-    batch_size = spec.batch_size if batch_size is None else batch_size
+    setting = Setting(
+        benchmark=benchmark,
+        protocol=protocol,
+        data_root=None if data_root is None else str(data_root),
+        training=dict(
+            epochs=spec.epochs if epochs is None else epochs,
+            lr=spec.lr if lr is None else lr,
+            batch_size=spec.batch_size if batch_size is None else batch_size,
+        ),
+    )
     benches = {s: spec.build(protocol, seed=s, data_root=data_root) for s in seeds}
     first = benches[seeds[0]]
     budgets = sorted(
         default_budgets(first, default_images) if budgets is None else budgets
     )
-    channels = first.train_stream[0].dataset.eval()[0][0].shape[0]
-    model_factory = spec.model(channels)
-    from .report import summarize
-    from .plots import plot_all
-
-    csv_file = _start_outputs(out)
+    jobs = [
+        Job(
+            name=name,
+            seed=seed,
+            budget=b,
+            log_dir=out / "logs" / _tag(name, seed, b) if out else None,
+            overrides=(overrides or {}).get(name),
+        )
+        for seed in seeds
+        for name in strategies
+        for b in (budgets if STRATEGIES[name].uses_budget else budgets[:1])
+    ]
     from tqdm.auto import tqdm
 
+    from .plots import plot_all
+    from .report import summarize
+
+    csv_file = _start_outputs(out)
     n_exp = len(first.train_stream)
-    total = (
-        len(seeds)
-        * n_exp
-        * sum(len(budgets) if STRATEGIES[s].uses_budget else 1 for s in strategies)
-    )
-    rows: List[Dict] = []
-    failures: List[str] = []
-    common = dict(
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        device=device,
-        model_factory=model_factory,
-    )
-    with tqdm(total=total, desc="compare", disable=quiet, unit="exp") as bar:
-        for seed in seeds:
-            for name in strategies:
-                per_budget = STRATEGIES[name].uses_budget
-                for b in budgets if per_budget else [budgets[0]]:
-                    bar.set_postfix_str(f"{name} seed={seed} budget={b}")
-                    tag = f"{name}_seed{seed}" + (f"_{b}B" if per_budget else "")
-                    try:
-                        got = run_one(
-                            name,
-                            benches[seed],
-                            seed=seed,
-                            memory_bytes=b,
-                            log_dir=out / "logs" / tag if out else None,
-                            progress=bar,
-                            overrides=(overrides or {}).get(name),
-                            **common,
-                        )
-                    except Exception as e:  # keep the others' results
-                        failures.append(f"{name} seed {seed} budget {b} B: {e}")
-                        if not quiet:
-                            traceback.print_exc()
-                        continue
-                    if not per_budget:  # the same run stands for every budget
-                        got = [{**r, "budget_bytes": x} for x in budgets for r in got]
-                    rows += got
-                    _append(csv_file, got)
+    results: Dict[int, List[Dict]] = {}
+    failures: Dict[int, str] = {}
+
+    def done(i: int, res: tuple) -> None:
+        job = jobs[i]
+        bar.set_postfix_str(f"{job.name} seed={job.seed} budget={job.budget}")
+        if res[0] != "ok":
+            failures[i] = res[1]
+            if not quiet and res[2]:
+                print(res[2], file=sys.stderr)
+            return
+        got = res[1]
+        if not STRATEGIES[job.name].uses_budget:  # one run stands for each budget
+            got = [{**r, "budget_bytes": x} for x in budgets for r in got]
+        results[i] = got
+        _append(csv_file, got)
+
+    with tqdm(
+        total=len(jobs) * n_exp, desc="compare", disable=quiet, unit="exp"
+    ) as bar:
+        execute(
+            jobs,
+            setting=setting,
+            benchmarks=benches,
+            device=device,
+            workers=workers,
+            done=done,
+            progress=bar,
+        )
+    rows = [r for i in sorted(results) for r in results[i]]
+    failed = [failures[i] for i in sorted(failures)]
     if csv_file is not None:
         csv_file.close()
+        _write_csv(out / "results.csv", rows)  # in job order, whatever finished first
     if out is not None and rows:
+        t = setting.training
         settings = (
             f"benchmark={benchmark} protocol={protocol} seeds={seeds} "
-            f"budgets={budgets} epochs={epochs} lr={lr} batch={batch_size}"
+            f"budgets={budgets} epochs={t['epochs']} lr={t['lr']} "
+            f"batch={t['batch_size']}"
         )
-        (out / "summary.md").write_text(summarize(rows, settings, failures))
+        (out / "summary.md").write_text(summarize(rows, settings, failed))
         plot_all(rows, out)
-    if failures:
-        raise ComparisonFailed(failures, rows)
+    if failed:
+        raise ComparisonFailed(failed, rows)
     return rows
+
+
+def _tag(name: str, seed: int, budget: int) -> str:
+    """The log folder of a run."""
+    per_budget = STRATEGIES[name].uses_budget
+    return f"{name}_seed{seed}" + (f"_{budget}B" if per_budget else "")
 
 
 def _start_outputs(out: Optional[Path]):
@@ -205,3 +233,12 @@ def _append(f, rows):
     for r in rows:
         w.writerow({k: r[k] for k in CSV_FIELDS})
     f.flush()
+
+
+def _write_csv(path: Path, rows: List[Dict]) -> None:
+    """Replace ``path`` by a results.csv of ``rows``, in one ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        csv.DictWriter(f, fieldnames=CSV_FIELDS).writeheader()
+        _append(f, rows)
+    os.replace(tmp, path)

@@ -1,0 +1,201 @@
+"""Where the comparison's runs execute: one after the other in this process
+(``workers=1``), or spread over a pool of ``workers`` processes
+(``featadapt compare --workers N``), each run on one device
+(docs/usage.md, "The comparison on several cores or GPUs").
+
+Every run uses :data:`THREADS_PER_RUN` torch threads on the CPU, whatever
+the number of workers: the number of threads changes how PyTorch splits its
+sums, so feature adaptation's accuracies differed in the second decimal
+between 1 and 2 threads (measured on SplitDigits). With one thread per run,
+results.csv is the same for every ``--workers`` and every machine's core
+count; ``--workers`` is how the comparison uses several cores."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import traceback
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+__all__ = ["THREADS_PER_RUN", "Job", "execute", "worker_devices"]
+
+#: torch intra-op threads of one run on the CPU (see the module's docstring)
+THREADS_PER_RUN = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: strategy ``name`` on the benchmark of ``seed`` at
+    ``budget`` bytes, logging to ``log_dir``; ``overrides`` replace the
+    strategy record's hyperparameters."""
+
+    name: str
+    seed: int
+    budget: int
+    log_dir: Optional[Path] = None
+    overrides: Optional[dict] = None
+
+    def describe(self) -> str:
+        return f"{self.name} seed {self.seed} budget {self.budget} B"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every run shares, sent to each worker once: the benchmark
+    (rebuilt there from its name, protocol, seed and data root) and
+    ``build_strategy``'s training arguments."""
+
+    benchmark: str
+    protocol: str
+    data_root: Optional[str]
+    training: dict  # epochs, lr, batch_size
+
+
+def worker_devices(device: str, workers: int) -> List[str]:
+    """The device of each worker: with ``device="cuda"`` and several GPUs,
+    worker i runs on GPU ``i % count``; otherwise every worker uses
+    ``device`` as given (``"cpu"``, or an explicit ``"cuda:1"``)."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and dev.index is None and torch.cuda.device_count() > 1:
+        n = torch.cuda.device_count()
+        return [f"cuda:{i % n}" for i in range(workers)]
+    return [str(device)] * workers
+
+
+@contextmanager
+def run_threads():
+    """Torch uses :data:`THREADS_PER_RUN` threads inside, its previous
+    count again afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS_PER_RUN)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _attempt(job: Job, benchmark, *, model_factory, device, training, progress=None):
+    """("ok", rows) or ("failed", message, traceback) for one job."""
+    from .single_run import run_one
+
+    try:
+        rows = run_one(
+            job.name,
+            benchmark,
+            seed=job.seed,
+            memory_bytes=job.budget,
+            log_dir=job.log_dir,
+            progress=progress,
+            overrides=job.overrides,
+            model_factory=model_factory,
+            device=device,
+            **training,
+        )
+    except Exception as e:  # keep the others' results
+        return ("failed", f"{job.describe()}: {e}", traceback.format_exc())
+    return ("ok", rows)
+
+
+def model_factory_of(setting_benchmark: str, benchmark):
+    """The registry's model factory for ``benchmark``'s image channels."""
+    from .registry import BENCHMARKS
+
+    channels = benchmark.train_stream[0].dataset.eval()[0][0].shape[0]
+    return BENCHMARKS[setting_benchmark].model(channels)
+
+
+# --- in each worker process ------------------------------------------------
+
+_WORKER: Dict = {}
+
+
+def _init_worker(setting: Setting, devices: Sequence[str], counter) -> None:
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    torch.set_num_threads(THREADS_PER_RUN)
+    # Avalanche re-enables its deprecation warnings on each call; in N
+    # workers they would repeat N times, and are not the user's to act on
+    warnings.simplefilter("ignore")
+    warnings.showwarning = lambda *a, **k: None
+    _WORKER.update(setting=setting, device=devices[index % len(devices)])
+
+
+def _run_in_worker(job: Job):
+    from .registry import BENCHMARKS
+
+    setting: Setting = _WORKER["setting"]
+    benches = _WORKER.setdefault("benchmarks", {})
+    if job.seed not in benches:
+        spec = BENCHMARKS[setting.benchmark]
+        benches[job.seed] = spec.build(
+            setting.protocol, seed=job.seed, data_root=setting.data_root
+        )
+    bench = benches[job.seed]
+    return _attempt(
+        job,
+        bench,
+        model_factory=model_factory_of(setting.benchmark, bench),
+        device=_WORKER["device"],
+        training=setting.training,
+    )
+
+
+# ---------------------------------------------------------------------------
+
+
+def execute(
+    jobs: Sequence[Job],
+    *,
+    setting: Setting,
+    benchmarks: Dict[int, object],
+    device: str,
+    workers: int,
+    done: Callable[[int, tuple], None],
+    progress=None,
+) -> None:
+    """Run ``jobs`` and call ``done(index, result)`` as each finishes
+    (``result`` as :func:`_attempt` returns it). ``workers=1`` runs them in
+    order in this process, on ``benchmarks`` (seed -> benchmark); more run
+    them in a pool of spawned processes, which rebuild the benchmarks."""
+    workers = min(workers, len(jobs))
+    if workers <= 1:
+        factory = model_factory_of(setting.benchmark, next(iter(benchmarks.values())))
+        for i, job in enumerate(jobs):
+            with run_threads():
+                res = _attempt(
+                    job,
+                    benchmarks[job.seed],
+                    model_factory=factory,
+                    device=device,
+                    training=setting.training,
+                    progress=progress,
+                )
+            done(i, res)
+        return
+    ctx = mp.get_context("spawn")  # no fork of a process with torch threads
+    counter = ctx.Value("i", 0)
+    devices = worker_devices(device, workers)
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(setting, devices, counter),
+    ) as pool:
+        futures = {pool.submit(_run_in_worker, job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                res = fut.result()
+            except BrokenProcessPool as e:  # a worker died (killed, out of memory)
+                res = ("failed", f"{jobs[i].describe()}: worker died ({e})", "")
+            if progress is not None and res[0] == "ok":
+                progress.update(max(r["experience"] for r in res[1]) + 1)
+            done(i, res)
