@@ -24,7 +24,8 @@ from .._utils import (
 )
 from ..models import AuxiliaryHeadModel, CosineIncrementalClassifier
 from ..distributed import DistributedSync
-from .provisional import provisional_update
+from .hybrid import make_image_memory, stored_images
+from .provisional import evaluate_before_first_epoch, provisional_update
 from ..plugins import (
     AdapterTrainer,
     BatchNormFreezer,
@@ -35,13 +36,6 @@ from ..plugins import (
 )
 
 __all__ = ["FeatureAdaptationStrategy"]
-
-
-def _stored_images(strategy):
-    """The hybrid memory's images (old classes, before this experience's
-    update), for the adapter's feature pairs."""
-    mem = getattr(strategy, "image_memory", None)
-    return [mem.storage_policy.buffer] if mem is not None else []
 
 
 class FeatureAdaptationStrategy(SupervisedTemplate):
@@ -199,7 +193,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         )
         adapter_kwargs = dict(adapter_kwargs or {})
         if image_fraction > 0:  # hybrid: the stored images give pairs too
-            adapter_kwargs.setdefault("extra_pairs", _stored_images)
+            adapter_kwargs.setdefault("extra_pairs", stored_images)
         self.adapter = (
             AdapterTrainer(buffer=self.buffer, **adapter_kwargs) if adapt else None
         )
@@ -233,7 +227,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         exp = self.experience
         check_experience(exp, type(self).__name__)
         if self.image_fraction > 0 and self.image_memory is None:
-            self._make_image_memory(exp)
+            make_image_memory(self, exp)
         if isinstance(self.model, AuxiliaryHeadModel):
             if self.model.aux_classifier is None:
                 self.model.aux_classifier = self._make_aux_head(exp)
@@ -254,26 +248,6 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         fe.train(was)
         return CosineIncrementalClassifier(dim, 2).to(self.device)
 
-    def _make_image_memory(self, exp):
-        """Split the byte budget between images and features (hybrid)."""
-        from avalanche.training.plugins import ReplayPlugin
-        from avalanche.training.storage_policy import ClassBalancedBuffer
-
-        from ..memory import image_bytes as bytes_of_image  # the one rule
-
-        image_bytes = bytes_of_image(exp.dataset.eval()[0][0])  # 8-bit pixels
-        n_images = int(self.image_fraction * self.memory_bytes) // image_bytes
-        if n_images < 1:
-            raise ValueError(
-                f"image_fraction={self.image_fraction} of memory_bytes="
-                f"{self.memory_bytes} holds no image of {image_bytes} bytes; raise "
-                "one of them."
-            )
-        policy = ClassBalancedBuffer(max_size=n_images, adaptive_size=True)
-        self.image_memory = ReplayPlugin(mem_size=n_images, storage_policy=policy)
-        self.plugins.insert(self.plugins.index(self.buffer), self.image_memory)
-        self.buffer.memory_bytes = self.memory_bytes - n_images * image_bytes
-
     def train(self, *args, **kwargs):
         try:
             return super().train(*args, **kwargs)
@@ -288,6 +262,11 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         # a periodic evaluation between epochs: of the model it would end with
         with provisional_update(self):
             return super().eval(*args, **kwargs)
+
+    def _before_training_epoch(self, **kwargs):
+        if self.clock.train_exp_epochs == 0:
+            evaluate_before_first_epoch(self)
+        super()._before_training_epoch(**kwargs)
 
     def _after_training_exp(self, **kwargs):
         self._in_experience = False

