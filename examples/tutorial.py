@@ -83,6 +83,15 @@ for name, r in final.items():
 # column (the last experience's two classes) is high, its "old" column far
 # lower.
 #
+# **Why does iCaRL beat feature adaptation here?** Memory is counted in bytes.
+# An 8x8 digit costs 64 bytes and a 64-d float32 feature 256, so at 12,800
+# bytes iCaRL keeps 200 images and feature adaptation 50 features, 5 per
+# class, to train its classifier on. Features pay off where images are larger
+# than features (docs/comparison.md, and the Fashion-MNIST curves in
+# docs/results.md). Training matters too: one run measured feature adaptation
+# at 78.9 % with the default 10 epochs, and at 49.2 %, near Naive, with
+# `FEATADAPT_FAST=1` (3 epochs).
+#
 # **Why can feature adaptation without its adapter (`featadapt-noadapt`) end
 # below Naive?** It does in the table above. Both recognise the newest
 # classes (the "new" column); they differ on the old ones. FA without adapter
