@@ -30,8 +30,9 @@ __all__ = [
 
 #: the default budget of run_comparison: the bytes of this many images
 DEFAULT_IMAGES = 200
-#: the CLI's default sweep, in images of the benchmark: two budgets keep the
-#: README's main job (11 strategies x 3 seeds on SplitDigits) near 10 minutes
+#: the CLI's default sweep, in images of the benchmark: two budgets, the
+#: fewest that draw a curve, for the README's main job (11 strategies x 3
+#: seeds on SplitDigits, 51 runs)
 DEFAULT_SWEEP_IMAGES = (50, 800)
 CSV_FIELDS = [
     "strategy",
