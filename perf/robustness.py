@@ -326,7 +326,7 @@ def main(argv=None):
     )
     p.add_argument("--data", nargs="+", default=list(DATA), choices=list(DATA))
     p.add_argument("--protocols", nargs="+", default=["b0-5", "b50-5"])
-    p.add_argument("--strategies", nargs="+", default=STRATEGIES)
+    p.add_argument("--strategies", nargs="*", default=STRATEGIES)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--fashion", type=Path, default=FASHION)
     p.add_argument("--out", type=Path, default=Path("results/robustness"))
