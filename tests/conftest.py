@@ -77,6 +77,25 @@ def evaluator(tmp_path):
     return make_evaluator(tmp_path)
 
 
+# One torch thread per test, and per subprocess the tests start (examples,
+# resume jobs, the CLI: they inherit OMP_NUM_THREADS). On the 2-core machine
+# shared with other jobs, two threads per process made the same run up to 13
+# times slower (a 3-strategy comparison: 15 s with one thread, 205 s with
+# two) and took most of the suite's time; featadapt compare runs one thread
+# per run too (avalanche_featadapt/compare/workers.py). The tests of
+# test_own_model.py keep torch's default: their figures were measured so.
+_DEFAULT_THREADS = torch.get_num_threads()
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+_OWN_THREADS = ("tests/test_own_model.py",)
+
+
+@pytest.fixture(autouse=True)
+def _threads(request):
+    default = request.node.nodeid.startswith(_OWN_THREADS)
+    torch.set_num_threads(_DEFAULT_THREADS if default else 1)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -102,6 +102,7 @@ def test_accuracy_matches_one_process(two_ranks, tmp_path, capsys, monkeypatch):
     runpy.run_path(str(EXAMPLE), run_name="__main__")  # no torchrun: 1 process
     one = float(re.search(r"final accuracy: ([\d.]+)", capsys.readouterr().out)[1])
     # same global batch; 0.047 (seed 0) and 0.117 (seed 1) apart measured
+    # with two threads; with one (the suite's), seed 0: 0.758 against 0.808
     assert abs(two - one) < 0.15, (two, one)
 
 

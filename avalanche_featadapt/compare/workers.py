@@ -103,12 +103,13 @@ def _attempt(job: Job, benchmark, *, model_factory, device, training, progress=N
     return ("ok", rows)
 
 
-def model_factory_of(setting_benchmark: str, benchmark):
-    """The registry's model factory for ``benchmark``'s image channels."""
+def model_factory_of(name: str, benchmark):
+    """The model factory of benchmark record ``name`` for the image channels
+    of ``benchmark``."""
     from .registry import BENCHMARKS
 
     channels = benchmark.train_stream[0].dataset.eval()[0][0].shape[0]
-    return BENCHMARKS[setting_benchmark].model(channels)
+    return BENCHMARKS[name].model(channels)
 
 
 # --- in each worker process ------------------------------------------------
