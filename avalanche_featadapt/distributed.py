@@ -27,6 +27,11 @@ process group is up:
   extraction), and a DDP-wrapped model hides those attributes;
 - BatchNorm running statistics are averaged over the ranks after every
   epoch;
+- the training loader's ``DistributedSampler`` gets a new epoch before
+  every epoch (``set_epoch``), and the run's seed: Avalanche 0.6 never calls
+  ``set_epoch``, so every epoch of every experience visited the batches in
+  one fixed order, which no seed changed (one process reshuffles every
+  epoch);
 - every rank evaluates the whole test set, so the metrics (logged by
   rank 0 only) are those of the whole set;
 - after each experience the model, the feature memory and SDC's prototypes
@@ -57,6 +62,7 @@ __all__ = [
     "DistributedSync",
     "extract_features_sharded",
     "init_distributed",
+    "reshuffle",
     "save_checkpoint_main",
 ]
 
@@ -158,6 +164,7 @@ class DistributedSync(SupervisedPlugin, supports_distributed=True):
         #: per experience, the largest difference between this rank's weights
         #: and rank 0's just before they are broadcast (0 on rank 0)
         self.divergence: List[float] = []
+        self._seed = 0  # the samplers' seed: rank 0's, set in before_training
 
     def _on(self) -> bool:
         return DistributedHelper.is_distributed and DistributedHelper.world_size > 1
@@ -167,6 +174,19 @@ class DistributedSync(SupervisedPlugin, supports_distributed=True):
         # after Avalanche grew the head for the experience's new classes
         if self._on():
             _broadcast_(_model_state(strategy.model))
+
+    def before_training(self, strategy, **kwargs):
+        # the samplers are Avalanche's whenever a process group is up, even
+        # of one process (torchrun --nproc_per_node=1)
+        if DistributedHelper.is_distributed:  # rank 0's seed: ranks must agree
+            seed = torch.tensor([torch.initial_seed() % 2**62])
+            self._seed = int(DistributedHelper.broadcast(seed)[0])
+
+    def before_training_epoch(self, strategy, **kwargs):
+        if DistributedHelper.is_distributed:
+            # the iteration count is unique to each epoch and kept by checkpoints
+            epoch = strategy.clock.train_iterations
+            reshuffle(strategy.dataloader, epoch, self._seed)
 
     def after_backward(self, strategy, **kwargs):
         if not self._on():
@@ -226,6 +246,44 @@ class DistributedSync(SupervisedPlugin, supports_distributed=True):
             distributed_sampling=False,
             **args,
         )
+
+
+def reshuffle(loader, epoch: int, seed: int) -> bool:
+    """Make the ``DistributedSampler`` of ``loader`` draw the permutation of
+    ``seed`` and ``epoch`` (torch's recipe: ``set_epoch`` before each epoch).
+
+    Avalanche 0.6's loaders build new samplers every time they are iterated
+    (``_create_samplers``), with ``DistributedSampler``'s defaults, seed 0
+    and epoch 0, and never call ``set_epoch``: every epoch of every
+    experience visited the batches in one order, whatever the run's seed.
+    For those loaders the sampler factory of this loader object is wrapped
+    (only this object; the class is untouched); for a plain ``DataLoader``
+    its sampler is set. Returns whether ``loader`` had anything to set."""
+    from torch.utils.data import BatchSampler, DistributedSampler
+
+    def set_(sampler) -> bool:
+        if isinstance(sampler, BatchSampler):
+            sampler = sampler.sampler
+        if isinstance(sampler, DistributedSampler):
+            sampler.seed = seed
+            sampler.set_epoch(epoch)
+            return True
+        return False
+
+    create = getattr(type(loader), "_create_samplers", None)
+    if create is not None:  # Avalanche's MultiDatasetDataLoader and subclasses
+
+        def create_reshuffled(*args, **kwargs):
+            samplers = create(*args, **kwargs)
+            for s in samplers:
+                set_(s)
+            return samplers
+
+        loader._create_samplers = create_reshuffled
+        return True
+    return set_(getattr(loader, "batch_sampler", None)) or set_(
+        getattr(loader, "sampler", None)
+    )
 
 
 def _all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
