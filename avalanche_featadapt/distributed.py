@@ -27,11 +27,8 @@ process group is up:
   extraction), and a DDP-wrapped model hides those attributes;
 - BatchNorm running statistics are averaged over the ranks after every
   epoch;
-- the training loader's ``DistributedSampler`` gets a new epoch before
-  every epoch (``set_epoch``), and the run's seed: Avalanche 0.6 never calls
-  ``set_epoch``, so every epoch of every experience visited the batches in
-  one fixed order, which no seed changed (one process reshuffles every
-  epoch);
+- the training data are reshuffled before every epoch, with the run's
+  seed (:func:`reshuffle`; Avalanche 0.6's distributed loader never does);
 - every rank evaluates the whole test set, so the metrics (logged by
   rank 0 only) are those of the whole set;
 - after each experience the model, the feature memory and SDC's prototypes
@@ -252,13 +249,13 @@ def reshuffle(loader, epoch: int, seed: int) -> bool:
     """Make the ``DistributedSampler`` of ``loader`` draw the permutation of
     ``seed`` and ``epoch`` (torch's recipe: ``set_epoch`` before each epoch).
 
-    Avalanche 0.6's loaders build new samplers every time they are iterated
-    (``_create_samplers``), with ``DistributedSampler``'s defaults, seed 0
-    and epoch 0, and never call ``set_epoch``: every epoch of every
-    experience visited the batches in one order, whatever the run's seed.
-    For those loaders the sampler factory of this loader object is wrapped
-    (only this object; the class is untouched); for a plain ``DataLoader``
-    its sampler is set. Returns whether ``loader`` had anything to set."""
+    Avalanche 0.6's loaders build new samplers, at seed 0 and epoch 0, every
+    time they are iterated (``_create_samplers``) and never call
+    ``set_epoch``: every epoch of every experience visited the batches in
+    one order, whatever the run's seed. For those loaders the sampler
+    factory of this loader object (not of its class) is wrapped; for a
+    plain ``DataLoader`` its sampler is set. Returns whether ``loader`` had
+    anything to set."""
     from torch.utils.data import BatchSampler, DistributedSampler
 
     def set_(sampler) -> bool:
