@@ -2,6 +2,9 @@
 with ``last_layer_name``, inside a real Avalanche loop. The figures beside
 the asserts were measured on this project's 2-core CI machine."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,26 +15,8 @@ from avalanche_featadapt import FeatureAdaptationStrategy, SplitDigits
 
 from conftest import make_evaluator, stream_accuracy
 
-
-class PlainCNN(nn.Module):
-    """conv-ReLU x2, Linear(1024, 64)-ReLU feature, nn.Linear head."""
-
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveMaxPool2d(4),
-            nn.Flatten(),
-            nn.Linear(1024, 64),
-            nn.ReLU(),
-        )
-        self.fc = nn.Linear(64, 10)
-
-    def forward(self, x):
-        return self.fc(self.features(x))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "perf"))
+from robustness import PlainCNN  # noqa: E402  the matrix's plain user CNN
 
 
 def run(name, seed, epochs=5, **kw):
