@@ -312,7 +312,7 @@ def heatmap(results, out: Path):
                 )
     ax.set_xticks(range(len(cols)), [f"{d}\n{p}" for d, p in cols])
     ax.set_yticks(range(len(models)), models)
-    ax.set_title("FA − Replay, final accuracy (points), equal bytes")
+    ax.set_title("FA − Replay, final accuracy\n(points, equal bytes)")
     fig.colorbar(im, ax=ax, label="points")
     fig.tight_layout()
     fig.savefig(out / "robustness.png", dpi=120)
