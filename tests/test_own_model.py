@@ -236,13 +236,13 @@ def test_early_stopping_restores_the_model_it_scored():
         evaluator=make_evaluator(),
     )
     checked = 0
-    for exp in bm.train_stream[:3]:
+    for exp in bm.train_stream[:2]:
         s.train(exp, eval_streams=[bm.valid_stream])
         if s.clock.train_exp_epochs < 4:  # it stopped and restored
             now = stream_accuracy(s.eval(bm.valid_stream))
             assert now == pytest.approx(stop.best_val, abs=1e-6)
             checked += 1
-    assert checked >= 1  # measured: it stopped in all three
+    assert checked >= 1  # measured: it stopped in both (and in a third)
 
 
 class _Probe:
