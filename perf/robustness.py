@@ -39,6 +39,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 FASHION = ROOT.parent / "shared" / "data" / "fashion-mnist-test-4443.npz"
 #: data -> (budget in bytes, epochs, Adam learning rate, batch size), shared by all
+#: (Fashion's 5 epochs under-train Replay: docs/results.md, "Caveat")
 DATA = {"digits": (51_200, 10, 1e-3, 32), "fashion": (78_400, 5, 1e-3, 64)}
 STRATEGIES = [
     "featadapt",
