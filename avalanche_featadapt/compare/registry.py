@@ -194,7 +194,8 @@ class BenchmarkSpec:
 _FASHION = (
     "../shared/data/README.md measured Replay and FA on the Fashion-MNIST subset "
     "with Adam 1e-3, 5 epochs, batch 64; the small CNN at width 16 keeps a "
-    "5-strategy sweep within minutes on 2 CPU cores"
+    "5-strategy sweep within minutes on 2 CPU cores. With a user's CNN, 5 "
+    "epochs under-trained Replay (docs/results.md, 'Caveat')"
 )
 _CIFAR = (
     "ResNet-32 as in iCaRL (Rebuffi et al., CVPR 2017); Adam 1e-3 for 60 "
