@@ -25,7 +25,11 @@ from .._utils import (
 from ..models import AuxiliaryHeadModel, CosineIncrementalClassifier
 from ..distributed import DistributedSync
 from .hybrid import make_image_memory, stored_images
-from .provisional import evaluate_before_first_epoch, provisional_update
+from .provisional import (
+    evaluate_before_first_epoch,
+    provisional_update,
+    warn_early_stopping,
+)
 from ..plugins import (
     AdapterTrainer,
     BatchNormFreezer,
@@ -210,6 +214,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         own += [self.buffer, self.retrainer]
         if DistributedHelper.is_distributed:  # torchrun: docs/usage.md
             own.append(DistributedSync())
+        warn_early_stopping(plugins)
         super().__init__(
             model=split,
             optimizer=optimizer,

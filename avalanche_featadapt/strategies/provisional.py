@@ -18,13 +18,14 @@ has no hook for this, hence this module.
 from __future__ import annotations
 
 import copy
+import warnings
 from contextlib import contextmanager
 
 from avalanche.training.templates.base_sgd import PeriodicEval
 
 from ..models import AuxiliaryHeadModel
 
-__all__ = ["provisional_update", "evaluate_before_first_epoch"]
+__all__ = ["provisional_update", "evaluate_before_first_epoch", "warn_early_stopping"]
 
 
 @contextmanager
@@ -95,3 +96,32 @@ def evaluate_before_first_epoch(strategy):
     for p in strategy.plugins:
         if isinstance(p, PeriodicEval) and p.eval_every > 0:
             p._peval(strategy)
+
+
+def warn_early_stopping(plugins) -> None:
+    """Warn when ``EarlyStoppingPlugin`` is among ``plugins``: even with the
+    evaluations above, it stops feature adaptation's backbone too early.
+
+    The retrained head separates an experience's few new classes before the
+    backbone has learnt them (two new digit classes score about 100 % on any
+    backbone), so validation accuracy stops rising at once while the
+    backbone still improves, and FA builds every later feature on that
+    backbone. Measured on SplitDigits (package model, Adam 1e-4, 10 epochs,
+    a 20 % validation stream, seeds 0-2): 88.6 / 90.6 / 85.6 % without the
+    plugin, 73.1 / 65.4 / 74.0 % with ``patience=2``, 75.5 / 64.0 / 76.1 %
+    with ``patience=4``. Avalanche's Replay loses nothing there (95.8
+    against 95.5 %, seed 0): its images retrain the backbone later.
+    """
+    from avalanche.training.plugins import EarlyStoppingPlugin
+
+    if any(isinstance(p, EarlyStoppingPlugin) for p in plugins or ()):
+        warnings.warn(
+            "EarlyStoppingPlugin stops feature adaptation's backbone too early: "
+            "the retrained head already separates an experience's new classes, "
+            "so validation accuracy stops rising while the backbone still "
+            "learns (SplitDigits: 70.8 % with it, 88.3 % without). Compare with "
+            "a run without it; docs/usage.md, 'Periodic evaluation and early "
+            "stopping', has the figures.",
+            UserWarning,
+            stacklevel=3,
+        )
