@@ -111,8 +111,7 @@ def warn_early_stopping(plugins) -> None:
     plugin, 73.1 / 65.4 / 74.0 % with ``patience=2``, 75.5 / 64.0 / 76.1 %
     with ``patience=4`` (``perf/early_stopping.py``). Avalanche's Replay
     loses nothing there (95.8 against 95.5 %, seed 0, an ad-hoc run): its
-    images retrain
-    the backbone later.
+    images retrain the backbone later.
     """
     from avalanche.training.plugins import EarlyStoppingPlugin
 
