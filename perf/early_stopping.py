@@ -5,6 +5,11 @@ batch 32, 51,200 B), with a 20 % validation stream split by Avalanche's
 seed (docs/usage.md, "Periodic evaluation and early stopping").
 
     .venv/bin/python perf/early_stopping.py [--seeds 0 1 2] [--patience 2 4]
+    .venv/bin/python perf/early_stopping.py --curves --seeds 0
+
+``--curves`` prints instead, without the plugin, the validation accuracy
+that ``EarlyStoppingPlugin`` would read after each epoch of each experience:
+what stopping there would give.
 
 About 20 s per run without the plugin and 100-200 s with it on one CPU core:
 with ``eval_every=1`` every epoch runs a provisional update
@@ -18,7 +23,11 @@ import numpy as np
 import torch
 from avalanche.benchmarks import benchmark_with_validation_stream
 from avalanche.evaluation.metrics import accuracy_metrics
-from avalanche.training.plugins import EarlyStoppingPlugin, EvaluationPlugin
+from avalanche.training.plugins import (
+    EarlyStoppingPlugin,
+    EvaluationPlugin,
+    SupervisedPlugin,
+)
 
 from avalanche_featadapt import (
     FeatureAdaptationStrategy,
@@ -29,8 +38,26 @@ from avalanche_featadapt import (
 warnings.filterwarnings("ignore")
 
 
-def final_accuracy(seed: int, patience: int = 0) -> float:
-    """FA's final test accuracy; ``patience=0`` runs without the plugin."""
+KEY = "Top1_Acc_Stream/eval_phase/valid_stream"
+
+
+class ValidationCurve(SupervisedPlugin):
+    """Records, before each epoch, the last validation accuracy: the value
+    ``EarlyStoppingPlugin`` compares there (after ``epoch`` epochs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = {}
+
+    def before_training_epoch(self, strategy, **kwargs):
+        last = strategy.evaluator.get_last_metrics()
+        value = next(v for k, v in last.items() if k.startswith(KEY))
+        self.rows.setdefault(strategy.clock.train_exp_counter, []).append(value)
+
+
+def final_accuracy(seed: int, patience: int = 0, curve=None) -> float:
+    """FA's final test accuracy; ``patience=0`` runs without the plugin, and
+    ``curve`` (a :class:`ValidationCurve`) records the validation values."""
     bm = benchmark_with_validation_stream(
         SplitDigits(5, seed=seed), validation_size=0.2, shuffle=True, seed=seed
     )
@@ -43,12 +70,17 @@ def final_accuracy(seed: int, patience: int = 0) -> float:
         memory_bytes=51_200,
         train_mb_size=32,
         train_epochs=10,
-        eval_every=1 if patience else -1,
-        plugins=[stop] if patience else [],
+        eval_every=1 if patience or curve else -1,
+        plugins=[stop] if patience else [curve] if curve else [],
         evaluator=EvaluationPlugin(accuracy_metrics(stream=True), loggers=[]),
     )
     for exp in bm.train_stream:
-        s.train(exp, eval_streams=[bm.valid_stream] if patience else [])
+        s.train(exp, eval_streams=[bm.valid_stream] if patience or curve else [])
+        if curve is not None:  # the value after the last epoch: the model kept
+            res = s.eval(bm.valid_stream)
+            curve.rows[exp.current_experience].append(
+                next(v for k, v in res.items() if k.startswith(KEY))
+            )
     res = s.eval(bm.test_stream)
     return next(v for k, v in res.items() if k.startswith("Top1_Acc_Stream"))
 
@@ -57,8 +89,11 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--patience", nargs="+", type=int, default=[2, 4])
+    p.add_argument("--curves", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.curves:
+        return print_curves(args.seeds)
     print("| run | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
     print("|---" * (len(args.seeds) + 2) + "|")
     for patience in [0] + args.patience:
@@ -66,6 +101,19 @@ def main():
         name = f"patience={patience}" if patience else "without the plugin"
         cells = " | ".join(f"{a:.1f} %" for a in accs)
         print(f"| {name} | {cells} | {np.mean(accs):.1f} % |", flush=True)
+
+
+def print_curves(seeds):
+    for seed in seeds:
+        curve = ValidationCurve()
+        acc = final_accuracy(seed, curve=curve)
+        n = len(curve.rows[0])
+        print(f"\nseed {seed}: validation accuracy after k epochs, without the plugin")
+        print("| experience | " + " | ".join(f"k={k}" for k in range(n)) + " |")
+        print("|---" * (n + 1) + "|")
+        for exp, values in curve.rows.items():
+            print(f"| {exp} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+        print(f"final test accuracy: {100 * acc:.1f} %", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ whose features the buffer holds (the best any adapter could do at this
 budget).
 
 Writes robustness.md (mean ± std over seeds) and robustness.png (FA minus
-Replay) to ``--out``.
+Replay) to ``--out`` (perf/robustness_report.py, which also merges the logs
+of runs made one cell or seed at a time).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import torch
 from torch import nn
 
 from avalanche_featadapt.compare.registry import BENCHMARKS
+from robustness_report import report
 
 ROOT = Path(__file__).resolve().parent.parent
 FASHION = ROOT.parent / "shared" / "data" / "fashion-mnist-test-4443.npz"
@@ -252,81 +254,6 @@ def run_cell(model, data, protocol, seed, strategies, fashion):
     return out
 
 
-def _pm(v):
-    v = 100 * np.asarray(v)
-    return f"{v.mean():.1f}" + (f" ± {v.std():.1f}" if len(v) > 1 else "")
-
-
-def report(results, seeds, out: Path):
-    cols = STRATEGIES + ["oracle", "perfect", "probe"]
-    cols = [c for c in cols if any(c in s for r in results.values() for s in r)]
-    lines = [
-        "# Robustness matrix: final accuracy (%)",
-        "",
-        f"Seeds {seeds} (a row may hold fewer); mean ± std over seeds. `oracle`: FA "
-        "with pairs of every old-class image; `perfect`: FA's head retrained on the "
-        "final backbone's true features of the images the buffer holds (a perfect "
-        "adapter at the same budget); `probe`: logistic regression on FA's final "
-        "backbone, all training data.",
-        "",
-        "| model | data | protocol | seeds | " + " | ".join(cols) + " | FA − noadapt "
-        "| FA − Naive |",
-        "|---|---|---|---|" + "---|" * (len(cols) + 2),
-    ]
-    for (m, d, p), per_seed in results.items():
-        get = lambda k: [s[k] for s in per_seed if k in s]  # noqa: E731
-        cells = [_pm(get(c)) if get(c) else "" for c in cols]
-        diff = lambda a, b: (  # noqa: E731
-            f"{100 * (np.mean(get(a)) - np.mean(get(b))):+.1f}"
-            if get(a) and get(b)
-            else ""
-        )
-        cells += [diff("featadapt", "featadapt-noadapt"), diff("featadapt", "naive")]
-        lines.append(
-            f"| {m} | {d} | {p} | {len(per_seed)} | " + " | ".join(cells) + " |"
-        )
-    (out / "robustness.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    heatmap(results, out)
-
-
-def heatmap(results, out: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    models = list(dict.fromkeys(k[0] for k in results))
-    cols = list(dict.fromkeys((k[1], k[2]) for k in results))
-    z = np.full((len(models), len(cols)), np.nan)
-    for (m, d, p), per_seed in results.items():
-        a = [s["featadapt"] - s["replay"] for s in per_seed if "replay" in s]
-        if a:
-            z[models.index(m), cols.index((d, p))] = 100 * np.mean(a)
-    fig, ax = plt.subplots(figsize=(1.8 * len(cols) + 2, 0.6 * len(models) + 1.5))
-    lim = np.nanmax(np.abs(z)) if np.isfinite(z).any() else 1
-    im = ax.imshow(z, cmap="RdBu", vmin=-lim, vmax=lim)
-    for i in range(len(models)):
-        for j in range(len(cols)):
-            if np.isfinite(z[i, j]):
-                dark = abs(z[i, j]) > 0.6 * lim
-                ax.text(
-                    j,
-                    i,
-                    f"{z[i, j]:+.1f}",
-                    ha="center",
-                    va="center",
-                    color="white" if dark else "black",
-                )
-    ax.set_xticks(range(len(cols)), [f"{d}\n{p}" for d, p in cols])
-    ax.set_yticks(range(len(models)), models)
-    ax.set_title("FA − Replay, final accuracy\n(points, equal bytes)")
-    fig.colorbar(im, ax=ax, label="points")
-    fig.tight_layout()
-    fig.savefig(out / "robustness.png", dpi=120)
-    plt.close(fig)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -359,7 +286,7 @@ def main(argv=None):
                         flush=True,
                     )
                 results[(m, d, proto)] = cell
-                report(results, a.seeds, a.out)
+                report(results, a.seeds, a.out, STRATEGIES)
     return 0
 
 
