@@ -7,9 +7,10 @@ seed (docs/usage.md, "Periodic evaluation and early stopping").
     .venv/bin/python perf/early_stopping.py [--seeds 0 1 2] [--patience 2 4]
     .venv/bin/python perf/early_stopping.py --curves --seeds 0
 
-``--curves`` prints instead, without the plugin, the validation accuracy
-that ``EarlyStoppingPlugin`` would read after each epoch of each experience:
-what stopping there would give.
+``--curves`` prints instead, without the plugin and then with each
+``--patience``, the validation accuracy that ``EarlyStoppingPlugin`` reads
+after each epoch of each experience (what stopping there would give), and
+last the value of the model the experience ended with.
 
 About 20 s per run without the plugin and 100-200 s with it on one CPU core:
 with ``eval_every=1`` every epoch runs a provisional update
@@ -71,7 +72,7 @@ def final_accuracy(seed: int, patience: int = 0, curve=None) -> float:
         train_mb_size=32,
         train_epochs=10,
         eval_every=1 if patience or curve else -1,
-        plugins=[stop] if patience else [curve] if curve else [],
+        plugins=([stop] if patience else []) + ([curve] if curve else []),
         evaluator=EvaluationPlugin(accuracy_metrics(stream=True), loggers=[]),
     )
     for exp in bm.train_stream:
@@ -93,7 +94,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.curves:
-        return print_curves(args.seeds)
+        return print_curves(args.seeds, args.patience)
     print("| run | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
     print("|---" * (len(args.seeds) + 2) + "|")
     for patience in [0] + args.patience:
@@ -103,17 +104,20 @@ def main():
         print(f"| {name} | {cells} | {np.mean(accs):.1f} % |", flush=True)
 
 
-def print_curves(seeds):
+def print_curves(seeds, patiences):
     for seed in seeds:
-        curve = ValidationCurve()
-        acc = final_accuracy(seed, curve=curve)
-        n = len(curve.rows[0])
-        print(f"\nseed {seed}: validation accuracy after k epochs, without the plugin")
-        print("| experience | " + " | ".join(f"k={k}" for k in range(n)) + " |")
-        print("|---" * (n + 1) + "|")
-        for exp, values in curve.rows.items():
-            print(f"| {exp} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
-        print(f"final test accuracy: {100 * acc:.1f} %", flush=True)
+        for patience in [0] + patiences:
+            curve = ValidationCurve()
+            acc = final_accuracy(seed, patience, curve)
+            run = f"patience={patience}" if patience else "without the plugin"
+            print(f"\nseed {seed}, {run}: validation accuracy after k epochs")
+            print("| experience | " + " | ".join(f"k={k}" for k in range(11)))
+            print("|---" * 12 + "|")
+            for exp, values in curve.rows.items():
+                *during, end = values
+                cells = [f"{v:.3f}" for v in during] + [""] * (10 - len(during))
+                print(f"| {exp} | " + " | ".join(cells + [f"end {end:.3f}"]))
+            print(f"final test accuracy: {100 * acc:.1f} %", flush=True)
 
 
 if __name__ == "__main__":

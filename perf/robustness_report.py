@@ -8,8 +8,10 @@ seeds can run as separate processes (one per core) and be merged after:
     python perf/robustness.py --models plain --data digits --seeds 2 > b.log
     python perf/robustness_report.py --out results/robustness a.log b.log
 
-A log line ``model data protocol seed {name: accuracy in %}`` is one cell and
-seed; when a cell and seed appear twice, the later log wins.
+A log line ``model data protocol seed {name: accuracy in %}`` gives some of
+one cell and seed's figures (a run with ``--strategies`` and no strategy
+gives only the references); where a figure appears twice, the later log's
+wins.
 """
 
 from __future__ import annotations
@@ -127,9 +129,8 @@ def read_logs(paths):
             if m:
                 model, data, proto, seed, accs = m.groups()
                 per_seed = cells.setdefault((model, data, proto), {})
-                per_seed[int(seed)] = {
-                    k: v / 100 for k, v in ast.literal_eval(accs).items()
-                }
+                named = per_seed.setdefault(int(seed), {})
+                named.update({k: v / 100 for k, v in ast.literal_eval(accs).items()})
     return cells
 
 
