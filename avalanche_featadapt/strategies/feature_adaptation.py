@@ -102,7 +102,9 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param head_lr: classifier retraining learning rate.
     :param freeze_bn: keep BatchNorm statistics fixed after the first
         experience (:class:`BatchNormFreezer`), so that distillation and the
-        adapter work on the same eval-mode features the buffer stores.
+        adapter work on the same eval-mode features the buffer stores; it
+        warns for a one-class experience, where it collapses the features
+        (docs/method.md, "Experiences of one class").
     :param image_fraction: the paper's "hybrid" memory: this fraction of
         ``memory_bytes`` keeps images (class-balanced, Avalanche's
         ``ReplayPlugin``), replayed through the backbone during training; the
