@@ -17,6 +17,7 @@ from .plugins import (
     FeatureAdapter,
     FeatureBuffer,
     HerdingSelector,
+    OneClassFreezer,
 )
 from .plugins import MaskedNCMClassifier, SDCPlugin, compensate_drift
 from .strategies import FeatureAdaptationStrategy, SDCStrategy, TripletLoss
@@ -50,6 +51,7 @@ __all__ = [
     "FeatureBuffer",
     "FeatureClassifierModel",
     "HerdingSelector",
+    "OneClassFreezer",
     "SplitDigits",
     "make_digits_model",
     "split_model",

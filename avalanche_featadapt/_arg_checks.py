@@ -104,7 +104,7 @@ def check_fa_args(args: dict):
         check_positive(name, args[name])
     for name in ("lambda_kd", "lambda_fd", "lambda_at"):
         check_non_negative(name, args[name])
-    for name in ("adapt", "freeze_bn"):
+    for name in ("adapt", "freeze_bn", "freeze_one_class"):
         check_bool(name, args[name])
     kw = args.get("adapter_kwargs")
     if kw is not None and not isinstance(kw, dict):

@@ -93,6 +93,16 @@ def teacher_of(strategy, module: nn.Module) -> nn.Module:
     return cache[key]
 
 
+def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    """Whether two modules hold equal parameters and buffers (a backbone
+    that did not move during an experience, e.g. one kept by
+    :class:`~avalanche_featadapt.plugins.OneClassFreezer`)."""
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(
+        torch.equal(sa[k].to(sb[k].device), sb[k]) for k in sa
+    )
+
+
 _CACHES = ("_featadapt_teachers", "_featadapt_features")
 
 

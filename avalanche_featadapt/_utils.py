@@ -34,6 +34,7 @@ from ._features import (  # noqa: F401
     feature_extractor_of,
     frozen_copy,
     release_caches,
+    same_weights,
     teacher_of,
 )
 from .models import FeatureClassifierModel, LayerInputTap

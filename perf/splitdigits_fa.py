@@ -1,15 +1,17 @@
 """Accuracy figures of feature adaptation on SplitDigits 5x2 (seeds 0, 1, 2):
 FA, the "FA without adapter" ablation (stale features), Naive and FA with
 BatchNorm statistics left live, at a feature budget of 51,200 bytes. Prints
-final and average incremental accuracy.
+final and average incremental accuracy. With one-class experiences (b50-5)
+it also prints FA that trains the backbone on them (freeze_one_class=False),
+with BatchNorm statistics frozen and live.
 
     .venv/bin/python perf/splitdigits_fa.py [--seeds 0 1 2] [--epochs 20]
     .venv/bin/python perf/splitdigits_fa.py --protocol b50-5 --epochs 10 --lr 1e-3
 
 20 epochs, the recipe FA was tuned with (the benchmark's default is 10, to
 keep the main job short; docs/comparison.md). The second command is the
-robustness matrix's b50 setting, where frozen statistics collapse the
-features (docs/method.md, "Experiences of one class").
+robustness matrix's b50 setting, where training the backbone on one class
+collapses the features (docs/method.md, "Experiences of one class").
 """
 
 import argparse
@@ -44,15 +46,21 @@ def main():
     rows = run_comparison(
         strategies=["featadapt", "featadapt-noadapt", "naive"], **common
     )
-    # the same FA with BatchNorm statistics left live (BatchNormFreezer off)
-    live = run_comparison(
-        strategies=["featadapt"],
-        overrides={"featadapt": {"freeze_bn": False}},
-        **common,
-    )
-    for r in live:
-        r["strategy"] = "featadapt, BN live"
-    rows += live
+    # the same FA with BatchNorm statistics left live (BatchNormFreezer off),
+    # and with one-class experiences trained (OneClassFreezer off), which only
+    # differs from FA where an experience has one class
+    variants = {"featadapt, BN live": {"freeze_bn": False}}
+    if args.protocol != "b0-5":
+        one = {"freeze_one_class": False}
+        variants["FA, 1-class trained"] = one
+        variants["FA, 1-cl., BN live"] = {**one, "freeze_bn": False}
+    for label, over in variants.items():
+        extra = run_comparison(
+            strategies=["featadapt"], overrides={"featadapt": over}, **common
+        )
+        for r in extra:
+            r["strategy"] = label
+        rows += extra
     print(
         f"SplitDigits {args.protocol}, memory {args.memory_bytes} B, seeds {args.seeds}"
     )
@@ -66,7 +74,7 @@ def main():
     print(
         "\nOld-class feature drift after the last experience (probe set, relative L2)"
     )
-    for name in ("featadapt", "featadapt, BN live", "featadapt-noadapt"):
+    for name in ("featadapt", *variants, "featadapt-noadapt"):
         last = max(r["experience"] for r in rows)
         rs = [r for r in rows if r["strategy"] == name and r["experience"] == last]
         est = np.mean([r["drift_estimated_rel_l2"] for r in rs])

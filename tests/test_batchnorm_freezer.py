@@ -1,6 +1,7 @@
 """BatchNormFreezer (plugins/batchnorm_freezer.py) inside a real Avalanche
-loop: it freezes from the second experience on, and warns when it does so
-for an experience of a single class."""
+loop: it freezes from the second experience on, and warns when it trains
+an experience of a single class with frozen statistics (which feature
+adaptation does only with freeze_one_class=False)."""
 
 import warnings
 
@@ -17,7 +18,7 @@ from avalanche_featadapt.plugins.batchnorm_freezer import ONE_CLASS_WARNING
 from conftest import make_evaluator
 
 
-def one_class_warnings(tmp_path, *, first_exp_classes, freeze_bn):
+def one_class_warnings(tmp_path, *, first_exp_classes, freeze_bn, freeze_one_class):
     """The freezer's warnings over the first two experiences of SplitDigits."""
     bm = SplitDigits(
         6 if first_exp_classes == 5 else 5, first_exp_classes=first_exp_classes
@@ -31,6 +32,7 @@ def one_class_warnings(tmp_path, *, first_exp_classes, freeze_bn):
         memory_bytes=12_800,
         train_epochs=1,
         freeze_bn=freeze_bn,
+        freeze_one_class=freeze_one_class,
         head_epochs=2,
         adapter_kwargs={"epochs": 2},
         evaluator=make_evaluator(tmp_path),
@@ -43,16 +45,25 @@ def one_class_warnings(tmp_path, *, first_exp_classes, freeze_bn):
 
 
 @pytest.mark.parametrize(
-    "first_exp_classes, freeze_bn, expected",
-    [(5, True, 1), (5, False, 0), (None, True, 0)],
-    ids=["b50-frozen", "b50-not-frozen", "5x2-frozen"],
+    "first_exp_classes, freeze_bn, freeze_one_class, expected",
+    [
+        (5, True, False, 1),
+        (5, True, True, 0),
+        (5, False, False, 0),
+        (None, True, False, 0),
+    ],
+    ids=["b50-frozen", "b50-backbone-kept", "b50-not-frozen", "5x2-frozen"],
 )
-def test_warns_once_when_freezing_for_a_one_class_experience(
-    tmp_path, first_exp_classes, freeze_bn, expected
+def test_warns_once_when_training_a_one_class_experience_frozen(
+    tmp_path, first_exp_classes, freeze_bn, freeze_one_class, expected
 ):
     # b50: 5 classes, then one class per experience (two of them here); the
-    # warning comes once, not at every one-class experience
+    # warning comes once, not at every one-class experience, and not when
+    # OneClassFreezer keeps the backbone out of training there
     found = one_class_warnings(
-        tmp_path, first_exp_classes=first_exp_classes, freeze_bn=freeze_bn
+        tmp_path,
+        first_exp_classes=first_exp_classes,
+        freeze_bn=freeze_bn,
+        freeze_one_class=freeze_one_class,
     )
     assert len(found) == expected

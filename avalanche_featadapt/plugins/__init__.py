@@ -6,6 +6,7 @@ from .classifier_retrainer import ClassifierRetrainer
 from .distillation import DistillationRegularizer
 from .feature_buffer import FeatureBuffer
 from .herding import HerdingSelector
+from .one_class import OneClassFreezer
 
 __all__ = [
     "AdapterTrainer",
@@ -15,6 +16,7 @@ __all__ = [
     "DistillationRegularizer",
     "FeatureBuffer",
     "HerdingSelector",
+    "OneClassFreezer",
 ]
 
 from .sdc import MaskedNCMClassifier, SDCPlugin, compensate_drift  # noqa: E402

@@ -18,6 +18,7 @@ from .._utils import (
     experience_features,
     extract_features,
     feature_extractor_of,
+    same_weights,
     teacher_of,
 )
 from .adc import adversarial_pairs
@@ -169,9 +170,10 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
         self._teacher = teacher_of(strategy, fe) if self.buffer.classes else None
 
     def after_training_exp(self, strategy, **kwargs):
-        if self._teacher is None:
-            return
         fe = feature_extractor_of(strategy, self.feature_extractor)
+        if self._teacher is None or same_weights(self._teacher, fe):
+            self._teacher = None  # no feature moved: phi_t is the identity
+            return
         (v_hat, v), y = experience_features(strategy, [self._teacher, fe])
         for ds in self.extra_pairs(strategy) if self.extra_pairs else []:
             if len(ds) == 0:

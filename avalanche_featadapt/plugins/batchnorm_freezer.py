@@ -12,14 +12,13 @@ from .._checks import experience_classes
 __all__ = ["BatchNormFreezer"]
 
 ONE_CLASS_WARNING = (
-    "This experience has a single class, and BatchNorm statistics are frozen "
-    "(freeze_bn=True). Trained one class at a time with frozen statistics, the "
-    "features grew without bound and collapsed onto one direction (the package "
-    "model on SplitDigits b50, seeds 0-2: final accuracy 10.2 % with "
-    "freeze_bn=True, 68.2 % with freeze_bn=False). Pass freeze_bn=False for "
-    "streams with "
-    "one-class experiences; docs/method.md, 'Experiences of one class', has the "
-    "figures."
+    "The backbone is training on a single class with BatchNorm statistics frozen "
+    "(freeze_bn=True, freeze_one_class=False). Trained one class at a time with "
+    "frozen statistics, the features grew without bound and collapsed onto one "
+    "direction (the package model on SplitDigits b50, seeds 0-2: final accuracy "
+    "10.2 % with freeze_bn=True, 68.2 % with freeze_bn=False). Keep "
+    "freeze_one_class=True (the default), or pass freeze_bn=False; docs/method.md, "
+    "'Experiences of one class', has the figures."
 )
 
 
@@ -37,10 +36,11 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
     old features' relative L2 error after five experiences is 0.33 against
     0.54 (``perf/splitdigits_fa.py`` prints both).
 
-    It warns, once, when it freezes for an experience of a single class:
-    there, frozen statistics let feature adaptation's features grow without
-    bound and collapse onto one direction (docs/method.md, "Experiences of
-    one class").
+    It warns, once, when it trains an experience of a single class: there,
+    frozen statistics let feature adaptation's features grow without bound
+    and collapse onto one direction (docs/method.md, "Experiences of one
+    class"). Feature adaptation does not train such experiences by default
+    (:class:`OneClassFreezer`).
 
     :param after_experiences: how many experiences train BatchNorm normally
         before its statistics are frozen.
@@ -67,14 +67,14 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
             if frozen
             else []
         )
-        if self._bn and not self._warned:
-            if len(experience_classes(strategy.experience)) == 1:
-                self._warned = True
-                warnings.warn(ONE_CLASS_WARNING, UserWarning, stacklevel=2)
 
     def before_training_iteration(self, strategy, **kwargs):
         for m in self._bn:  # the template may have put the model back in train mode
             m.eval()
+        if self._bn and not self._warned:  # warned only if a one-class exp trains
+            if len(experience_classes(strategy.experience)) == 1:
+                self._warned = True
+                warnings.warn(ONE_CLASS_WARNING, UserWarning, stacklevel=2)
 
     def after_training_exp(self, strategy, **kwargs):
         self._bn = []

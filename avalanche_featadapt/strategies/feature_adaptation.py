@@ -37,6 +37,7 @@ from ..plugins import (
     DistillationRegularizer,
     FeatureBuffer,
     HerdingSelector,
+    OneClassFreezer,
 )
 
 __all__ = ["FeatureAdaptationStrategy"]
@@ -102,9 +103,10 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param head_lr: classifier retraining learning rate.
     :param freeze_bn: keep BatchNorm statistics fixed after the first
         experience (:class:`BatchNormFreezer`), so that distillation and the
-        adapter work on the same eval-mode features the buffer stores; it
-        warns for a one-class experience, where it collapses the features
-        (docs/method.md, "Experiences of one class").
+        adapter work on the eval-mode features the buffer stores.
+    :param freeze_one_class: keep the backbone as it is in a one-class
+        experience after the first (:class:`OneClassFreezer`; docs/method.md,
+        "Experiences of one class"); not used with ``image_fraction > 0``.
     :param image_fraction: the paper's "hybrid" memory: this fraction of
         ``memory_bytes`` keeps images (class-balanced, Avalanche's
         ``ReplayPlugin``), replayed through the backbone during training; the
@@ -138,6 +140,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         head_epochs: int = 100,
         head_lr: float = 1e-2,
         freeze_bn: bool = True,
+        freeze_one_class: bool = True,
         image_fraction: float = 0.0,
         train_mb_size: int = 32,
         train_epochs: int = 1,
@@ -211,6 +214,8 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         own: List[SupervisedPlugin] = [self.distillation]
         if freeze_bn:
             own.insert(0, BatchNormFreezer())
+        if freeze_one_class and image_fraction == 0:
+            own.insert(0, OneClassFreezer())
         if self.adapter is not None:
             own.append(self.adapter)
         own += [self.buffer, self.retrainer]
