@@ -20,6 +20,7 @@ MODULES = [
     "avalanche_featadapt.plugins.distillation",
     "avalanche_featadapt.plugins.classifier_retrainer",
     "avalanche_featadapt.plugins.batchnorm_freezer",
+    "avalanche_featadapt.plugins.one_class",
     "avalanche_featadapt.plugins.sdc",
     "avalanche_featadapt.distributed",
     "avalanche_featadapt.memory",

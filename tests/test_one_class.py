@@ -110,8 +110,8 @@ def _final_accuracy(strategy, bm):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_one_class_stream_far_above_naive(tmp_path, seed):
     """SplitDigits b50 (5 classes, then 5 steps of 1), the robustness matrix's
-    recipe. Measured (perf/robustness.py, seeds 0-2): FA 94.9 %, Naive 14.5 %
-    (+80); with the backbone trained on each single class (the previous
+    recipe. Measured (perf/robustness.py, seeds 0-2): FA 93.9 %, Naive 14.5 %
+    (+79); with the backbone trained on each single class (the previous
     default) FA fell to 10.2 %. A margin of 40 points is many times the
     spread across seeds."""
     bm = SplitDigits(6, first_exp_classes=5, seed=seed)
