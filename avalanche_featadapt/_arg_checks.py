@@ -10,6 +10,7 @@ import torch
 
 __all__ = [
     "check_bool",
+    "check_count",
     "check_device",
     "check_fa_args",
     "check_module",
@@ -35,6 +36,13 @@ def check_positive(name: str, value, *, allow_none=False, integer=False):
     if not ok or value <= 0:
         kind = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{name} must be {kind}, got {value!r}.{_finite(value)}")
+
+
+def check_count(name: str, value):
+    """Raise a ValueError naming the argument if value is not an int >= 0
+    (a number of experiences, say)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}.")
 
 
 def check_non_negative(name: str, value):

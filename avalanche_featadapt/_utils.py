@@ -15,6 +15,7 @@ from torch import nn
 
 from ._arg_checks import (  # noqa: F401  (imported from here by the plugins)
     check_bool,
+    check_count,
     check_device,
     check_fa_args,
     check_module,

@@ -26,7 +26,7 @@ from avalanche.benchmarks.utils.classification_dataset import (
 from avalanche_featadapt.benchmarks.digits import digits_tensors
 from avalanche_featadapt.compare.build import build_strategy
 from avalanche_featadapt.compare.run import evaluator
-from robustness import DATA, factory
+from robustness import shared_settings
 
 
 def mixed_digits(counts, seed):
@@ -47,7 +47,7 @@ def mixed_digits(counts, seed):
 
 
 def final_accuracy(model, bm, seed, overrides) -> float:
-    budget, epochs, lr, bs = DATA["digits"]
+    budget, kw = shared_settings(model, "digits", bm)
     torch.manual_seed(seed)
     fa = build_strategy(
         "featadapt",
@@ -55,11 +55,7 @@ def final_accuracy(model, bm, seed, overrides) -> float:
         memory_bytes=budget,
         evaluator=evaluator(None),
         overrides=overrides,
-        model_factory=factory(model, 64),
-        epochs=epochs,
-        lr=lr,
-        batch_size=bs,
-        device="cpu",
+        **kw,
     )
     for exp in bm.train_stream:
         fa.train(exp)

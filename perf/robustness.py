@@ -205,12 +205,9 @@ def perfect_adapter_accuracy(strategy, stored: StoredImages, bm) -> float:
         return float((head.eval()(f).argmax(1) == y).float().mean())
 
 
-def run_cell(model, data, protocol, seed, strategies, fashion):
-    """{strategy or reference: final accuracy} for one cell and seed."""
-    from avalanche_featadapt.compare.build import build_strategy
-    from avalanche_featadapt.compare.run import evaluator, run_one
-
-    bm = benchmark(data, protocol, seed, fashion)
+def shared_settings(model, data, bm):
+    """(budget in bytes, build_strategy's keyword arguments) that every
+    strategy of a cell shares."""
     budget, epochs, lr, bs = DATA[data]
     pixels = bm.train_stream[0].dataset[0][0].numel()
     kw = dict(
@@ -220,6 +217,16 @@ def run_cell(model, data, protocol, seed, strategies, fashion):
         batch_size=bs,
         device="cpu",
     )
+    return budget, kw
+
+
+def run_cell(model, data, protocol, seed, strategies, fashion):
+    """{strategy or reference: final accuracy} for one cell and seed."""
+    from avalanche_featadapt.compare.build import build_strategy
+    from avalanche_featadapt.compare.run import evaluator, run_one
+
+    bm = benchmark(data, protocol, seed, fashion)
+    budget, kw = shared_settings(model, data, bm)
     out = {}
     for name in strategies:
         out[name] = final_accuracy(

@@ -8,6 +8,7 @@ from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
 from .._checks import experience_classes
+from .._utils import check_count
 
 __all__ = ["BatchNormFreezer"]
 
@@ -48,13 +49,11 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
 
     def __init__(self, *, after_experiences: int = 1):
         super().__init__()
-        if not isinstance(after_experiences, int) or after_experiences < 0:
-            raise ValueError(
-                f"after_experiences must be an int >= 0, got {after_experiences!r}."
-            )
+        check_count("after_experiences", after_experiences)
         self.after_experiences = after_experiences
         self._bn = []
         self._warned = False
+        self._warn_now = False
 
     def before_training_exp(self, strategy, **kwargs):
         frozen = strategy.clock.train_exp_counter >= self.after_experiences
@@ -67,14 +66,18 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
             if frozen
             else []
         )
+        self._warn_now = (
+            bool(self._bn)
+            and not self._warned
+            and len(experience_classes(strategy.experience)) == 1
+        )
 
     def before_training_iteration(self, strategy, **kwargs):
         for m in self._bn:  # the template may have put the model back in train mode
             m.eval()
-        if self._bn and not self._warned:  # warned only if a one-class exp trains
-            if len(experience_classes(strategy.experience)) == 1:
-                self._warned = True
-                warnings.warn(ONE_CLASS_WARNING, UserWarning, stacklevel=2)
+        if self._warn_now:  # only once a one-class experience really trains
+            self._warn_now, self._warned = False, True
+            warnings.warn(ONE_CLASS_WARNING, UserWarning, stacklevel=2)
 
     def after_training_exp(self, strategy, **kwargs):
         self._bn = []

@@ -7,6 +7,7 @@ import warnings
 from avalanche.training.plugins import SupervisedPlugin
 
 from .._checks import experience_classes
+from .._utils import check_count
 
 __all__ = ["OneClassFreezer"]
 
@@ -51,10 +52,7 @@ class OneClassFreezer(SupervisedPlugin, supports_distributed=True):
 
     def __init__(self, *, after_experiences: int = 1):
         super().__init__()
-        if not isinstance(after_experiences, int) or after_experiences < 0:
-            raise ValueError(
-                f"after_experiences must be an int >= 0, got {after_experiences!r}."
-            )
+        check_count("after_experiences", after_experiences)
         self.after_experiences = after_experiences
         self.frozen_experiences: list = []
         self._warned = False
