@@ -11,6 +11,7 @@ from .models import (
 )
 from .plugins import (
     AdapterTrainer,
+    AdversarialDistillation,
     BatchNormFreezer,
     ClassifierRetrainer,
     DistillationRegularizer,
@@ -41,6 +42,7 @@ __all__ = [
     "memory_bytes_of",
     "save_checkpoint",
     "AdapterTrainer",
+    "AdversarialDistillation",
     "BatchNormFreezer",
     "ClassifierRetrainer",
     "CosineIncrementalClassifier",

@@ -1,6 +1,7 @@
 """Plugins: each is one Avalanche ``SupervisedPlugin`` usable alone."""
 
 from .adapter import AdapterTrainer, FeatureAdapter
+from .adversarial_distillation import AdversarialDistillation
 from .batchnorm_freezer import BatchNormFreezer
 from .classifier_retrainer import ClassifierRetrainer
 from .distillation import DistillationRegularizer
@@ -10,6 +11,7 @@ from .one_class import OneClassFreezer
 
 __all__ = [
     "AdapterTrainer",
+    "AdversarialDistillation",
     "BatchNormFreezer",
     "FeatureAdapter",
     "ClassifierRetrainer",

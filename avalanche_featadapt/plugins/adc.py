@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-__all__ = ["adversarial_pairs"]
+__all__ = ["adversarial_images", "adversarial_pairs"]
 
 
 def _images(dataset, device) -> torch.Tensor:
@@ -19,6 +19,72 @@ def _images(dataset, device) -> torch.Tensor:
         dataset = dataset.eval()
     xs = [b[0] for b in DataLoader(dataset, batch_size=512, shuffle=False)]
     return torch.cat(xs).to(device)
+
+
+def adversarial_images(
+    old: nn.Module,
+    dataset,
+    prototypes: Dict[int, torch.Tensor],
+    *,
+    steps: int = 3,
+    step_size: float = 0.1,
+    per_class: int = 100,
+    device="cpu",
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Images ``x'`` that the old backbone maps near each old class's
+    prototype, and their target classes.
+
+    ADC moves current images toward an old class in the old model's space:
+    for class c, the ``per_class`` images whose old features are nearest
+    ``mu_c`` take ``steps`` normalised gradient steps
+
+        x <- x - alpha * g / ||g||,   g = d/dx ||old(x) - mu_c||^2
+
+    (ADC, Sec. 3.2; official code: 3 steps, 100 images per class).
+    ``alpha`` is ``step_size`` times the mean L2 norm of the images, so that
+    the same value fits any input scale (ADC's alpha = 25 on a batch of 100
+    normalised CIFAR images is about 0.05 of an image's norm per image). The
+    images stay within the data's range, as in ADC. ADC keeps only the
+    images that the old prototypes then classify as c; here every image is
+    kept, since an image that moved part way still lies between the current
+    and the old classes.
+
+    :param old: the previous backbone h_{t-1} (frozen).
+    :param dataset: the current experience's training data.
+    :param prototypes: old class -> its mean stored feature (old space).
+    :returns: (images, labels), the labels being the target classes.
+    """
+    if not prototypes:
+        return torch.empty(0), torch.empty(0, dtype=torch.long)
+    mode = old.training
+    old.eval()
+    try:
+        x_all = _images(dataset, device)
+        # a non-finite image is refused at its training batch; never push it
+        x_all = x_all[torch.isfinite(x_all.flatten(1)).all(1)]
+        if not len(x_all):
+            return torch.empty(0), torch.empty(0, dtype=torch.long)
+        lo, hi = x_all.min(), x_all.max()
+        alpha = step_size * x_all.flatten(1).norm(dim=1).mean()
+        with torch.no_grad():
+            f_all = torch.cat([old(x) for x in x_all.split(512)])
+        images, labels = [], []
+        for c, mu in prototypes.items():
+            mu = mu.to(device).float()
+            near = (f_all - mu).pow(2).sum(1).argsort()[:per_class]
+            x = x_all[near].clone()
+            for _ in range(steps):
+                x.requires_grad_(True)
+                loss = (old(x) - mu).pow(2).sum()
+                (g,) = torch.autograd.grad(loss, x)
+                norm = g.flatten(1).norm(dim=1).clamp_min(1e-12)
+                norm = norm.view(-1, *[1] * (x.dim() - 1))
+                x = (x - alpha * g / norm).clamp(lo, hi).detach()
+            images.append(x)
+            labels.append(torch.full((len(x),), int(c), dtype=torch.long))
+    finally:
+        old.train(mode)
+    return torch.cat(images), torch.cat(labels)
 
 
 def adversarial_pairs(
@@ -32,60 +98,34 @@ def adversarial_pairs(
     per_class: int = 100,
     device="cpu",
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Feature pairs ``(old(x'), new(x'))`` of images ``x'`` that the old
-    backbone maps near each old class's prototype.
+    """Feature pairs ``(old(x'), new(x'))`` of the images ``x'`` of
+    :func:`adversarial_images`.
 
     The current images only give pairs where the current classes lie, and an
     adapter fitted there does not carry over to the old classes (measured in
-    docs/method.md). ADC moves current images toward an old class in the
-    old model's space: for class c, the ``per_class`` images whose old
-    features are nearest ``mu_c`` take ``steps`` normalised gradient steps
+    docs/method.md); these pairs reach toward the old classes.
 
-        x <- x - alpha * g / ||g||,   g = d/dx ||old(x) - mu_c||^2
-
-    (ADC, Sec. 3.2; official code: 3 steps, 100 images per class).
-    ``alpha`` is ``step_size`` times the mean L2 norm of the images, so that
-    the same value fits any input scale (ADC's alpha = 25 on a batch of 100
-    normalised CIFAR images is about 0.05 of an image's norm per image). The
-    images stay within the data's range, as in ADC. ADC keeps only the
-    images that the old prototypes then classify as c; here every image is
-    kept, since an image that moved part way still gives a pair between the
-    current and the old classes.
-
-    :param old: the previous backbone h_{t-1} (frozen).
-    :param new: the current backbone h_t.
-    :param dataset: the current experience's training data.
-    :param prototypes: old class -> its mean stored feature (old space).
     :returns: (v_hat, v, labels), the labels being the target classes.
     """
-    if not prototypes:
-        return torch.empty(0), torch.empty(0), torch.empty(0, dtype=torch.long)
+    x, labels = adversarial_images(
+        old,
+        dataset,
+        prototypes,
+        steps=steps,
+        step_size=step_size,
+        per_class=per_class,
+        device=device,
+    )
+    if not len(labels):
+        return torch.empty(0), torch.empty(0), labels
     modes = (old.training, new.training)
     old.eval()
     new.eval()
     try:
-        x_all = _images(dataset, device)
-        lo, hi = x_all.min(), x_all.max()
-        alpha = step_size * x_all.flatten(1).norm(dim=1).mean()
         with torch.no_grad():
-            f_all = torch.cat([old(x) for x in x_all.split(512)])
-        outs_hat, outs, labels = [], [], []
-        for c, mu in prototypes.items():
-            mu = mu.to(device).float()
-            near = (f_all - mu).pow(2).sum(1).argsort()[:per_class]
-            x = x_all[near].clone()
-            for _ in range(steps):
-                x.requires_grad_(True)
-                loss = (old(x) - mu).pow(2).sum()
-                (g,) = torch.autograd.grad(loss, x)
-                norm = g.flatten(1).norm(dim=1).clamp_min(1e-12)
-                norm = norm.view(-1, *[1] * (x.dim() - 1))
-                x = (x - alpha * g / norm).clamp(lo, hi).detach()
-            with torch.no_grad():
-                outs_hat.append(old(x).float().cpu())
-                outs.append(new(x).float().cpu())
-            labels.append(torch.full((len(x),), int(c), dtype=torch.long))
+            v_hat = torch.cat([old(b).float().cpu() for b in x.split(512)])
+            v = torch.cat([new(b).float().cpu() for b in x.split(512)])
     finally:
         old.train(modes[0])
         new.train(modes[1])
-    return torch.cat(outs_hat), torch.cat(outs), torch.cat(labels)
+    return v_hat, v, labels

@@ -32,6 +32,7 @@ from .provisional import (
 )
 from ..plugins import (
     AdapterTrainer,
+    AdversarialDistillation,
     BatchNormFreezer,
     ClassifierRetrainer,
     DistillationRegularizer,
@@ -93,6 +94,11 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param lambda_kd: logit distillation weight.
     :param temperature: distillation temperature.
     :param lambda_fd: cosine feature distillation weight.
+    :param lambda_adc: weight of the cosine feature distillation on current
+        images pushed toward the old classes (:class:`AdversarialDistillation`;
+        docs/method.md, "Distillation where the old classes lie"); not used
+        with ``image_fraction > 0``, whose replayed images are distilled
+        themselves.
     :param lambda_at: attention distillation weight (needs attention_layer).
     :param attention_layer: name of a Conv2d layer for attention distillation.
     :param train_head: ``"auxiliary"``: the backbone learns through the
@@ -134,6 +140,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         lambda_kd: float = 1.0,
         temperature: float = 2.0,
         lambda_fd: float = 1.0,
+        lambda_adc: float = 1.0,
         lambda_at: float = 0.0,
         attention_layer: Optional[str] = None,
         train_head: str = "auxiliary",
@@ -212,6 +219,10 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         # Order matters within after_training_exp: adapt old features, add new
         # ones, retrain the head; all before the evaluator and periodic eval.
         own: List[SupervisedPlugin] = [self.distillation]
+        if lambda_adc > 0 and image_fraction == 0:
+            own.append(
+                AdversarialDistillation(buffer=self.buffer, lambda_adc=lambda_adc)
+            )
         if freeze_bn:
             own.insert(0, BatchNormFreezer())
         if freeze_one_class and image_fraction == 0:
