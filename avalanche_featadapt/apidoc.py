@@ -18,6 +18,8 @@ MODULES = [
     "avalanche_featadapt.plugins.herding",
     "avalanche_featadapt.plugins.adapter",
     "avalanche_featadapt.plugins.distillation",
+    "avalanche_featadapt.plugins.adversarial_distillation",
+    "avalanche_featadapt.plugins.adc",
     "avalanche_featadapt.plugins.classifier_retrainer",
     "avalanche_featadapt.plugins.batchnorm_freezer",
     "avalanche_featadapt.plugins.one_class",

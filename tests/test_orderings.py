@@ -40,8 +40,10 @@ def rows():
 def test_adapter_helps_on_average_over_seeds(rows):
     final = {k: np.array(v["final"]) for k, v in stats(rows).items()}
     gain = final["featadapt"] - final["featadapt-noadapt"]
-    # measured: +60.6, +58.9, +49.4 points; mean 56.3, spread (std) 4.9.
-    # Threshold 25 points: the margin, 31.3, is 6.4 times the spread.
+    # measured: +34.7, +42.2, +39.2 points; mean 38.7, spread (std) 3.1
+    # (the ablation keeps the distillation on ADC's images, which holds its
+    # stale features closer: it was +56.3 before that default). Threshold
+    # 25 points: the margin, 13.7, is 4.4 times the spread.
     assert gain.mean() > 0.25, gain
 
 
