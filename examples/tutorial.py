@@ -89,11 +89,14 @@ for name, r in final.items():
 # class, to train its classifier on. Features pay off where images are larger
 # than features (docs/comparison.md, and the Fashion-MNIST curves in
 # docs/results.md). Training matters too: one run measured feature adaptation
-# at 78.9 % with the default 10 epochs, and at 49.2 %, near Naive, with
-# `FEATADAPT_FAST=1` (3 epochs).
+# at 85.6 % with the default 10 epochs, and at 63.1 % with
+# `FEATADAPT_FAST=1` (3 epochs; Naive 36.7 and 49.2 %).
 #
 # **Why can feature adaptation without its adapter (`featadapt-noadapt`) end
-# below Naive?** It does in the table above. Both recognise the newest
+# below Naive?** With `FEATADAPT_FAST=1` it does: 19.7 against 49.2 % in one
+# run, 0.0 % on the old classes. At the default 10 epochs the distillation
+# holds the old classes' features closer, and it ended above Naive (43.9
+# against 36.7 %) but far below feature adaptation. Both recognise the newest
 # classes (the "new" column); they differ on the old ones. FA without adapter
 # retrains its classifier after each experience, class-balanced, on the
 # stored features, and the old classes' stored features were computed by
