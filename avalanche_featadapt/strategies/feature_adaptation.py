@@ -49,7 +49,8 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     (Iscen, Zhang, Lazebnik, Schmid, ECCV 2020, arXiv 2004.00713).
 
     Per experience (docs/method.md, steps 1-6): (1) train the backbone with CE plus
-    distillation (:class:`DistillationRegularizer`); (2-3) learn an adapter
+    distillation (:class:`DistillationRegularizer`), also on images pushed
+    toward the old classes (:class:`AdversarialDistillation`); (2-3) learn an adapter
     phi_t from old to new features on the current images
     (:class:`AdapterTrainer`); (4) move every stored feature through phi_t
     and add the herded features of the new classes (:class:`FeatureBuffer`);
