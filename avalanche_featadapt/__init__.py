@@ -19,6 +19,7 @@ from .plugins import (
     FeatureBuffer,
     HerdingSelector,
     OneClassFreezer,
+    StoredFeatureReplay,
 )
 from .plugins import MaskedNCMClassifier, SDCPlugin, compensate_drift
 from .strategies import FeatureAdaptationStrategy, SDCStrategy, TripletLoss
@@ -55,6 +56,7 @@ __all__ = [
     "HerdingSelector",
     "OneClassFreezer",
     "SplitDigits",
+    "StoredFeatureReplay",
     "make_digits_model",
     "split_model",
 ]

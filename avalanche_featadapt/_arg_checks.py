@@ -110,7 +110,13 @@ def check_fa_args(args: dict):
         check_positive(name, args[name], integer=True)
     for name in ("head_lr", "temperature"):
         check_positive(name, args[name])
-    for name in ("lambda_kd", "lambda_fd", "lambda_adc", "lambda_at"):
+    for name in (
+        "lambda_kd",
+        "lambda_fd",
+        "lambda_adc",
+        "lambda_stored",
+        "lambda_at",
+    ):
         check_non_negative(name, args[name])
     for name in ("adapt", "freeze_bn", "freeze_one_class"):
         check_bool(name, args[name])

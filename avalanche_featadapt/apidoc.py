@@ -20,6 +20,7 @@ MODULES = [
     "avalanche_featadapt.plugins.distillation",
     "avalanche_featadapt.plugins.adversarial_distillation",
     "avalanche_featadapt.plugins.adc",
+    "avalanche_featadapt.plugins.stored_feature_replay",
     "avalanche_featadapt.plugins.classifier_retrainer",
     "avalanche_featadapt.plugins.batchnorm_freezer",
     "avalanche_featadapt.plugins.one_class",

@@ -107,6 +107,10 @@ _RECORDS = [
     S("featadapt-fp16", "fa", {**_FA, "feature_dtype": "float16"},
       _FA_SRC + "; features stored as float16", "budget", "tab:brown",
       drift=True, default=False),
+    S("featadapt-stored", "fa", {**_FA, "lambda_stored": 1.0},
+      _FA_SRC + "; the stored old-class features also in the cross-entropy of "
+      "the head that trains the backbone (StoredFeatureReplay)", "budget",
+      "mediumvioletred", drift=True, default=False),
     S("featadapt-int8", "fa", {**_FA, "feature_dtype": "int8"},
       _FA_SRC + "; features stored as int8, one float32 scale each", "budget",
       "darkred", drift=True,

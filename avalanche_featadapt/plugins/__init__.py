@@ -8,6 +8,7 @@ from .distillation import DistillationRegularizer
 from .feature_buffer import FeatureBuffer
 from .herding import HerdingSelector
 from .one_class import OneClassFreezer
+from .stored_feature_replay import StoredFeatureReplay
 
 __all__ = [
     "AdapterTrainer",
@@ -19,6 +20,7 @@ __all__ = [
     "FeatureBuffer",
     "HerdingSelector",
     "OneClassFreezer",
+    "StoredFeatureReplay",
 ]
 
 from .sdc import MaskedNCMClassifier, SDCPlugin, compensate_drift  # noqa: E402

@@ -39,6 +39,7 @@ from ..plugins import (
     FeatureBuffer,
     HerdingSelector,
     OneClassFreezer,
+    StoredFeatureReplay,
 )
 
 __all__ = ["FeatureAdaptationStrategy"]
@@ -100,6 +101,12 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         docs/method.md, "Distillation where the old classes lie"); not used
         with ``image_fraction > 0``, whose replayed images are distilled
         themselves.
+    :param lambda_stored: weight of the cross-entropy of the stored old-class
+        features through the head that trains the backbone
+        (:class:`StoredFeatureReplay`; docs/method.md, "The old classes in
+        the training head"); 0 (off) by default, not yet measured on every
+        model and dataset; not used with ``image_fraction > 0``, whose
+        replayed images give that head the old classes themselves.
     :param lambda_at: attention distillation weight (needs attention_layer).
     :param attention_layer: name of a Conv2d layer for attention distillation.
     :param train_head: ``"auxiliary"``: the backbone learns through the
@@ -142,6 +149,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         temperature: float = 2.0,
         lambda_fd: float = 1.0,
         lambda_adc: float = 1.0,
+        lambda_stored: float = 0.0,
         lambda_at: float = 0.0,
         attention_layer: Optional[str] = None,
         train_head: str = "auxiliary",
@@ -223,6 +231,10 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         if lambda_adc > 0 and image_fraction == 0:
             own.append(
                 AdversarialDistillation(buffer=self.buffer, lambda_adc=lambda_adc)
+            )
+        if lambda_stored > 0 and image_fraction == 0:
+            own.append(
+                StoredFeatureReplay(buffer=self.buffer, lambda_stored=lambda_stored)
             )
         if freeze_bn:
             own.insert(0, BatchNormFreezer())
