@@ -69,13 +69,10 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     rebuilt. Any head works: a fixed ``nn.Linear`` at least as wide as the
     largest class id + 1, or a growing one such as
     :class:`~avalanche_featadapt.models.CosineIncrementalClassifier`.
-    Periodic evaluation while the backbone learns (``eval_every``, and so
-    Avalanche's ``EarlyStoppingPlugin``) sees the model the experience would
-    end with if it stopped there: the update of steps 2-5 is run on the
-    weights of the moment and undone after the evaluation
-    (:func:`~avalanche_featadapt.strategies.provisional.provisional_update`;
-    it costs one adapter fit per evaluation).
-
+    Periodic evaluation (``eval_every``, so ``EarlyStoppingPlugin`` too)
+    sees the model the experience would end with if it stopped there
+    (:func:`~avalanche_featadapt.strategies.provisional.provisional_update`:
+    steps 2-5 on the weights of the moment, undone after; one adapter fit).
     Streams with task labels are refused: the method is class-incremental.
 
     :param model: a model with ``feature_extractor`` and ``classifier``
@@ -96,17 +93,11 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param lambda_kd: logit distillation weight.
     :param temperature: distillation temperature.
     :param lambda_fd: cosine feature distillation weight.
-    :param lambda_adc: weight of the cosine feature distillation on current
-        images pushed toward the old classes (:class:`AdversarialDistillation`;
-        docs/method.md, "Distillation where the old classes lie"); not used
-        with ``image_fraction > 0``, whose replayed images are distilled
-        themselves.
-    :param lambda_stored: weight of the cross-entropy of the stored old-class
-        features through the head that trains the backbone
-        (:class:`StoredFeatureReplay`; docs/method.md, "The old classes in
-        the training head"); 0 (off) by default, not yet measured on every
-        model and dataset; not used with ``image_fraction > 0``, whose
-        replayed images give that head the old classes themselves.
+    :param lambda_adc: weight of :class:`AdversarialDistillation`, the cosine
+        feature distillation on current images pushed toward the old classes.
+    :param lambda_stored: weight of :class:`StoredFeatureReplay`, stored
+        old-class features in the training head's CE; off by default
+        (docs/method.md). Neither is used with ``image_fraction > 0``.
     :param lambda_at: attention distillation weight (needs attention_layer).
     :param attention_layer: name of a Conv2d layer for attention distillation.
     :param train_head: ``"auxiliary"``: the backbone learns through the
