@@ -120,6 +120,9 @@ def check_fa_args(args: dict):
         check_non_negative(name, args[name])
     for name in ("adapt", "freeze_bn", "freeze_one_class"):
         check_bool(name, args[name])
+    fraction = args["image_fraction"]
+    if not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise ValueError(f"image_fraction must be in [0, 1), got {fraction!r}.")
     kw = args.get("adapter_kwargs")
     if kw is not None and not isinstance(kw, dict):
         raise ValueError(

@@ -37,7 +37,7 @@ for what, d, image in (
         + f"  vs image {image[0]} = {image[1]} B"
     )
 
-names = {"float32": "featadapt", "float16": "featadapt-fp16", "int8": "featadapt-int8"}
+names = {"float32": "featadapt-fp32", "float16": "featadapt-fp16", "int8": "featadapt"}
 per_sample = {
     k: FeatureBuffer(mem_size=1, feature_dtype=k).bytes_per_sample(64) for k in names
 }

@@ -61,7 +61,8 @@ def _same(a, b):
 
 # ------------------------------------------------- item 5: all or nothing
 def test_budget_refusal_comes_before_anything_moves_and_a_retry_is_safe(digits):
-    s = _fa(memory_bytes=700)  # two 256-byte features: not enough for 4 classes
+    # two 256-byte float32 features: not enough for 4 classes
+    s = _fa(memory_bytes=700, feature_dtype="float32")
     s.train(digits.train_stream[0])
     feats = s.buffer.features()[0].clone()
     weights = _weights(s)

@@ -235,7 +235,7 @@ def test_a_checkpoint_of_another_strategy_is_refused(tmp_path, digits):
 
 
 def test_a_checkpoint_of_another_configuration_is_refused(tmp_path, digits):
-    s = _strategy(memory_bytes=1000, feature_dtype="int8")
+    s = _strategy(memory_bytes=1000, feature_dtype="float32")
     s.train(digits.train_stream[0])
     save_checkpoint(s, tmp_path / "c.ckpt")
     target = _strategy(memory_bytes=51200)
@@ -243,7 +243,7 @@ def test_a_checkpoint_of_another_configuration_is_refused(tmp_path, digits):
         load_checkpoint(target, tmp_path / "c.ckpt")
     msg = str(e.value)
     assert "checkpoint 1000, this strategy 51200" in msg
-    assert "checkpoint 'int8', this strategy 'float32'" in msg
+    assert "checkpoint 'float32', this strategy 'int8'" in msg
     assert target.buffer.classes == []
 
 

@@ -197,13 +197,13 @@ def test_one_seed_summary_has_no_spread_and_says_why_no_orderings():
 
 
 def test_plots_name_every_strategy_without_overlap(tmp_path):
-    names = ["featadapt", "featadapt-int8", "featadapt-noadapt", "replay", "naive"]
+    names = ["featadapt", "featadapt-fp32", "featadapt-noadapt", "replay", "naive"]
     rows = _rows({n: {1000: 0.5, 10_000: 0.6, 100_000: 0.7} for n in names})
     labels = plot_accuracy_vs_memory(rows, tmp_path / "m.png")
     for n in names:  # in a legend beside the axes: no label overlaps a point
         assert any(lab.startswith(n) for lab in labels), n
     drift = plot_drift(rows, tmp_path / "d.png")
-    assert "featadapt-int8: believed" in drift
+    assert "featadapt-fp32: believed" in drift
     assert "featadapt-noadapt: believed (= uncompensated)" in drift
     assert (tmp_path / "d.png").stat().st_size > 10_000
 

@@ -28,7 +28,7 @@ def make_benchmark(name, protocol, *, seed, data_root=None):
 
 @pytest.mark.parametrize("name", MEMORY_STRATEGIES + ["naive", "lwf"])
 def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
-    budget = 12_800  # 200 digit images of 64 B (8-bit pixels), 50 float32 features
+    budget = 12_800  # 200 digit images of 64 B (8-bit pixels), 188 int8 features
     s = build_strategy(
         name,
         model_factory=make_digits_model,
@@ -55,10 +55,8 @@ def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
         elif name.startswith("sdc"):
             held = len(s.sdc.prototypes) * 64 * 4
         elif name.startswith("featadapt"):
-            dtype = {"fp16": "fp16", "int8": "int8", "hybrid": "int8"}.get(
-                name.split("-")[-1]
-            )
-            per = {"fp16": 64 * 2, "int8": 64 * 1 + 4}.get(dtype, 64 * 4)
+            # int8 by default: 1 B per value plus a float32 scale per feature
+            per = {"fp16": 64 * 2, "fp32": 64 * 4}.get(name.split("-")[-1], 64 + 4)
             held = len(s.buffer) * per
             if s.image_memory is not None:
                 held += len(s.image_memory.storage_policy.buffer) * 64

@@ -84,7 +84,8 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param criterion: the classification loss; CrossEntropy by default.
     :param memory_bytes: feature memory budget in bytes.
     :param mem_size: feature memory budget in stored features.
-    :param feature_dtype: "float32", "float16" or "int8".
+    :param feature_dtype: "int8" (one float32 scale per feature), "float16",
+        or "float32", the paper's (docs/method.md, "Memory: dtype and hybrid").
     :param selector: exemplar selection; herding by default.
     :param adapt: False gives the "stale features" ablation (no adapter).
     :param adapter_kwargs: extra arguments of :class:`AdapterTrainer`
@@ -132,7 +133,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         criterion=None,
         memory_bytes: Optional[int] = None,
         mem_size: Optional[int] = None,
-        feature_dtype="float32",
+        feature_dtype="int8",
         selector: Optional[Callable] = None,
         adapt: bool = True,
         adapter_kwargs: Optional[dict] = None,
@@ -167,10 +168,6 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         check_positive("memory_bytes", memory_bytes, allow_none=True, integer=True)
         check_positive("mem_size", mem_size, allow_none=True, integer=True)
         check_fa_args(locals())  # every other argument, by its own name
-        if not 0 <= image_fraction < 1:
-            raise ValueError(
-                f"image_fraction must be in [0, 1), got {image_fraction!r}."
-            )
         if image_fraction > 0 and memory_bytes is None:
             raise ValueError("image_fraction > 0 (hybrid memory) needs memory_bytes=.")
         self.memory_bytes = memory_bytes
