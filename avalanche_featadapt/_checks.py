@@ -17,6 +17,7 @@ __all__ = [
     "check_labels",
     "check_single_head",
     "experience_classes",
+    "old_classes",
 ]
 
 
@@ -49,6 +50,13 @@ def experience_classes(experience) -> List[int]:
             "with targets."
         )
     return sorted({int(c) for c in torch.as_tensor(list(targets)).tolist()})
+
+
+def old_classes(buffer, experience) -> List[int]:
+    """The classes ``buffer`` stores that ``experience`` does not bring: the
+    old classes whose features are distilled, replayed or adapted."""
+    current = set(experience_classes(experience))
+    return [c for c in buffer.classes if c not in current]
 
 
 def _index(plugins, plugin) -> int:

@@ -68,6 +68,25 @@ def make_evaluator(tmp_path=None):
     )
 
 
+def small_fa(tmp_path=None, **kw):
+    """A FeatureAdaptationStrategy on the package's model with a short recipe
+    (Adam 1e-3, 25,600 B, 2 adapter epochs, 5 head epochs) and
+    :func:`make_evaluator`; ``kw`` overrides any argument."""
+    from avalanche_featadapt import FeatureAdaptationStrategy, make_digits_model
+
+    model = make_digits_model()
+    args = dict(
+        model=model,
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
+        memory_bytes=25_600,
+        adapter_kwargs={"epochs": 2},
+        head_epochs=5,
+        evaluator=make_evaluator(tmp_path),
+    )
+    args.update(kw)
+    return FeatureAdaptationStrategy(**args)
+
+
 def stream_accuracy(results: dict) -> float:
     return [v for k, v in results.items() if k.startswith("Top1_Acc_Stream")][0]
 

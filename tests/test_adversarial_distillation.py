@@ -15,7 +15,7 @@ from avalanche_featadapt import (
     make_digits_model,
 )
 from avalanche_featadapt.plugins.adc import adversarial_images, adversarial_pairs
-from conftest import make_evaluator
+from conftest import small_fa
 
 
 class _Images(torch.utils.data.Dataset):
@@ -123,14 +123,7 @@ def test_bad_arguments_name_themselves(kw, name):
 
 
 def _plugins(**kw):
-    model = make_digits_model()
-    s = FeatureAdaptationStrategy(
-        model=model,
-        optimizer=torch.optim.Adam(model.parameters()),
-        memory_bytes=25_600,
-        **kw,
-    )
-    return [p for p in s.plugins if isinstance(p, AdversarialDistillation)]
+    return [p for p in small_fa(**kw).plugins if isinstance(p, AdversarialDistillation)]
 
 
 def test_on_by_default_for_feature_memory_only():
@@ -143,17 +136,7 @@ def _old_region_cosine(digits, lambda_adc, tmp_path):
     """After two experiences: cos(h_2(x'), h_1(x')) on the images pushed
     toward the first experience's classes (the plugin's own, kept)."""
     torch.manual_seed(0)
-    model = make_digits_model()
-    s = FeatureAdaptationStrategy(
-        model=model,
-        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
-        memory_bytes=25_600,
-        train_epochs=4,
-        lambda_adc=lambda_adc,
-        adapter_kwargs={"epochs": 2},
-        head_epochs=5,
-        evaluator=make_evaluator(tmp_path),
-    )
+    s = small_fa(tmp_path, train_epochs=4, lambda_adc=lambda_adc)
     s.train(digits.train_stream[0])
     buf = s.buffer
     h1 = __import__("copy").deepcopy(s.model.feature_extractor).eval()

@@ -15,7 +15,7 @@ from avalanche_featadapt import (
     make_digits_model,
 )
 from avalanche_featadapt.plugins.stored_feature_replay import training_head
-from conftest import make_evaluator
+from conftest import small_fa
 
 
 class _Strategy:
@@ -96,14 +96,7 @@ def test_bad_arguments_name_themselves():
 
 
 def _plugins(**kw):
-    model = make_digits_model()
-    s = FeatureAdaptationStrategy(
-        model=model,
-        optimizer=torch.optim.Adam(model.parameters()),
-        memory_bytes=25_600,
-        **kw,
-    )
-    return [p for p in s.plugins if isinstance(p, StoredFeatureReplay)]
+    return [p for p in small_fa(**kw).plugins if isinstance(p, StoredFeatureReplay)]
 
 
 def test_opt_in_and_for_feature_memory_only():
@@ -118,17 +111,7 @@ def _old_class_accuracy_of_training_head(digits, lambda_stored, tmp_path):
     through (the auxiliary head) puts the first experience's stored features,
     as they were while it learned, in their class among the classes seen."""
     torch.manual_seed(0)
-    model = make_digits_model()
-    s = FeatureAdaptationStrategy(
-        model=model,
-        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
-        memory_bytes=25_600,
-        train_epochs=3,
-        lambda_stored=lambda_stored,
-        adapter_kwargs={"epochs": 2},
-        head_epochs=5,
-        evaluator=make_evaluator(tmp_path),
-    )
+    s = small_fa(tmp_path, train_epochs=3, lambda_stored=lambda_stored)
     s.train(digits.train_stream[0])
     v, y = s.buffer.features()  # what the term replays during experience 2
     s.train(digits.train_stream[1])

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import check_buffer_order, experience_classes
+from .._checks import check_buffer_order, old_classes
 from .._utils import (
     check_bool,
     check_non_negative,
@@ -186,8 +186,7 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
                 torch.cat([v, ev]),
                 torch.cat([y, ey]),
             )
-        current = set(experience_classes(strategy.experience))
-        old = [c for c in self.buffer.classes if c not in current]
+        old = old_classes(self.buffer, strategy.experience)
         if self.adc_steps > 0 and old:
             protos = {c: self.buffer.features_of(c).mean(0) for c in old}
             a_hat, a, ay = adversarial_pairs(

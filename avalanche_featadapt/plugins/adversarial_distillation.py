@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import experience_classes
+from .._checks import old_classes
 from .._utils import (
     check_non_negative,
     check_positive,
@@ -87,8 +87,7 @@ class AdversarialDistillation(SupervisedPlugin, supports_distributed=True):
 
     def before_training_exp(self, strategy, **kwargs):
         self.images = self.targets = None
-        current = set(experience_classes(strategy.experience))
-        old = [c for c in self.buffer.classes if c not in current]
+        old = old_classes(self.buffer, strategy.experience)
         if self.lambda_adc == 0 or not old:
             return
         fe = feature_extractor_of(strategy, self.feature_extractor)

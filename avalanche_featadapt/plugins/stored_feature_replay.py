@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import experience_classes
+from .._checks import old_classes
 from .._utils import check_non_negative
 from .feature_buffer import FeatureBuffer
 
@@ -72,8 +72,7 @@ class StoredFeatureReplay(SupervisedPlugin, supports_distributed=True):
 
     def before_training_exp(self, strategy, **kwargs):
         self.features = self.labels = None
-        current = set(experience_classes(strategy.experience))
-        old = [c for c in self.buffer.classes if c not in current]
+        old = old_classes(self.buffer, strategy.experience)
         if self.lambda_stored == 0 or not old:
             return
         v, y = self.buffer.features(old)
