@@ -40,11 +40,12 @@ def rows():
 def test_adapter_helps_on_average_over_seeds(rows):
     final = {k: np.array(v["final"]) for k, v in stats(rows).items()}
     gain = final["featadapt"] - final["featadapt-noadapt"]
-    # measured: +34.7, +42.2, +39.2 points; mean 38.7, spread (std) 3.1
-    # (the ablation keeps the distillation on ADC's images, which holds its
-    # stale features closer: it was +56.3 before that default). Threshold
-    # 25 points: the margin, 13.7, is 4.4 times the spread.
-    assert gain.mean() > 0.25, gain
+    # measured: +7.5, +6.9, +6.9 points; mean 7.1, spread (std) 0.26.
+    # The ablation trains the same backbone, with the same distillation,
+    # which holds its stale features close: the gain was +38.7 with
+    # lambda_fd=1 and +56.3 before the distillation on ADC's images.
+    # Threshold 3 points: the margin, 4.1, is 16 times the spread.
+    assert gain.mean() > 0.03, gain
 
 
 def test_drift_compensation_moves_sdc_prototypes_towards_the_true_means(rows):

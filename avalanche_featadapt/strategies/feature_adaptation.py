@@ -93,11 +93,9 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         ``input_noise``, ``adc_steps``, ``clamp``...).
     :param lambda_kd: logit distillation weight.
     :param temperature: distillation temperature.
-    :param lambda_fd: cosine feature distillation weight, the less-forget
-        constraint of LUCIR (Hou et al., CVPR 2019), whose lambda_base is 5
-        on CIFAR-100 and 10 on ImageNet. 10 here: on users' models and real
-        images it kept FA's old features where the adapter could follow
-        (docs/method.md, "Choices made here, and why").
+    :param lambda_fd: cosine feature distillation weight: LUCIR's less-forget
+        constraint (Hou et al., CVPR 2019: 5 on CIFAR-100, 10 on ImageNet);
+        10 here (docs/method.md, "Stronger feature distillation").
     :param lambda_adc: weight of :class:`AdversarialDistillation`, the cosine
         feature distillation on current images pushed toward the old classes.
     :param lambda_stored: weight of :class:`StoredFeatureReplay`, stored
