@@ -94,8 +94,8 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param lambda_kd: logit distillation weight.
     :param temperature: distillation temperature.
     :param lambda_fd: cosine feature distillation weight: LUCIR's less-forget
-        constraint (Hou et al., CVPR 2019: 5 on CIFAR-100, 10 on ImageNet);
-        10 here (docs/method.md, "Stronger feature distillation").
+        constraint (Hou et al., CVPR 2019: 5 or 10 times sqrt(old / new
+        classes)); 20 here (docs/method.md, "Stronger feature distillation").
     :param lambda_adc: weight of :class:`AdversarialDistillation`, the cosine
         feature distillation on current images pushed toward the old classes.
     :param lambda_stored: weight of :class:`StoredFeatureReplay`, stored
@@ -141,7 +141,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         adapter_kwargs: Optional[dict] = None,
         lambda_kd: float = 1.0,
         temperature: float = 2.0,
-        lambda_fd: float = 10.0,
+        lambda_fd: float = 20.0,
         lambda_adc: float = 1.0,
         lambda_stored: float = 0.0,
         lambda_at: float = 0.0,
