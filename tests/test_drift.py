@@ -86,13 +86,19 @@ def test_drift_in_evaluation_plugin_and_csv_and_fa_beats_noadapt(digits, tmp_pat
             train_epochs=10,
             evaluator=ev,
             adapt=adapt,
+            # the weight of the tenth session and before: the claim is that
+            # the adapter corrects drift where there is drift to correct.
+            # The default, 20, leaves so little (relative L2 0.19 after
+            # three experiences) that the adapter's own error is as large:
+            # 0.193 against 0.187 here; after five, main job, 0.205-0.217
+            # against 0.223-0.259 (docs/method.md, "Weight 20")
+            lambda_fd=1.0,
         )
         # three experiences: after the second, the distillation on ADC's
         # images leaves so little drift (relative L2 about 0.2) that the
         # adapter's own error is as large; after the third the adapter is
         # clearly better (main job, seeds 0-2: 0.25-0.29 against 0.37-0.50;
-        # here 0.298 against 0.372; both with lambda_fd=1. With 10, the
-        # main job ends at 0.241 against 0.305 after five experiences)
+        # here 0.298 against 0.372; both with lambda_fd=1)
         for exp in digits.train_stream[:3]:
             s.train(exp)
         logger.close()

