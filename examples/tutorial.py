@@ -45,8 +45,8 @@ OUT.mkdir(exist_ok=True)
 # package stores int8 features by default (3.8 times as many in the same
 # bytes); here they are float32, as in the paper, so that one feature is one
 # vector of 64 plain numbers. The feature distillation keeps the weight 1
-# that the figures and text below were made with (the default is 10 since
-# the tenth session: docs/method.md, "Stronger feature distillation").
+# that the figures and text below were made with (the default is 20 since
+# the eleventh session: docs/method.md, "Stronger feature distillation").
 
 # %%
 FA_NAMES = ["featadapt", "featadapt-noadapt"]
