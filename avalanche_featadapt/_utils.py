@@ -40,8 +40,6 @@ from ._features import (  # noqa: F401
 )
 from .models import FeatureClassifierModel, LayerInputTap
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
-
 
 def split_model(
     *,
@@ -120,12 +118,3 @@ def _get_submodule(model: nn.Module, name: str) -> nn.Module:
             f"{type(model).__name__} has no layer named {name!r}; "
             f"its layers are: {names}"
         ) from None
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    """'float32' | 'float16' | 'int8' (or the torch dtypes) -> torch dtype."""
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
-    raise ValueError(f"Unknown storage dtype {dtype!r}; pass one of {list(_DTYPES)}.")

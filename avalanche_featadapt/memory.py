@@ -11,7 +11,7 @@ bytes"), written here and nowhere else:
   image benchmark count them;
 - a **feature**, prototype or quantisation scale costs its storage dtype's
   bytes (:func:`tensor_bytes`): 4 per float32 value, 2 per float16, 1 per
-  int8.
+  int8, 1 per two int4 codes (packed into one uint8).
 
 The byte budgets of Replay, iCaRL and the hybrid memory's images
 (:func:`images_in_budget`), the feature buffer's sizing and
@@ -96,7 +96,7 @@ def stored_tensors(plugin) -> Optional[HeldMemory]:
     """What one memory plugin holds, or None for a plugin without memory.
 
     This package's :class:`FeatureBuffer` has its own ``stored_tensors()``
-    (features and int8 scales) and :class:`SDCPlugin` its ``prototypes``.
+    (features and int8/int4 scales) and :class:`SDCPlugin` its ``prototypes``.
     Avalanche's ``ReplayPlugin`` and iCaRL's internal plugin have no such
     accessor, so they are wrapped here, in one place: Replay's images are its
     storage policy's ``buffer``, iCaRL's are its plugin's ``x_memory`` (one

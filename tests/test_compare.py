@@ -55,8 +55,11 @@ def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
         elif name.startswith("sdc"):
             held = len(s.sdc.prototypes) * 64 * 4
         elif name.startswith("featadapt"):
-            # int8 by default: 1 B per value plus a float32 scale per feature
-            per = {"fp16": 64 * 2, "fp32": 64 * 4}.get(name.split("-")[-1], 64 + 4)
+            # int8 by default: 1 B per value plus a float32 scale per feature;
+            # int4: two values a byte plus a float32 offset and step
+            per = {"fp16": 64 * 2, "fp32": 64 * 4, "int4": 32 + 8}.get(
+                name.split("-")[-1], 64 + 4
+            )
             held = len(s.buffer) * per
             if s.image_memory is not None:
                 held += len(s.image_memory.storage_policy.buffer) * 64
@@ -196,7 +199,7 @@ CLASSES_AFTER_3 = 6  # SplitDigits(5): two classes per experience
 @settings(max_examples=6, deadline=None)
 @given(
     fraction=st.floats(0.1, 0.9),
-    dtype=st.sampled_from(["float32", "float16", "int8"]),
+    dtype=st.sampled_from(["float32", "float16", "int8", "int4"]),
     extra=st.integers(0, 50_000),
 )
 def test_hybrid_memory_never_exceeds_its_budget(fraction, dtype, extra):

@@ -5,12 +5,18 @@ from hypothesis import strategies as st
 
 from avalanche_featadapt import FeatureBuffer
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
+#: bytes of one stored d-dimensional feature, written out by hand
+PER_SAMPLE = {
+    "float32": lambda d: 4 * d,
+    "float16": lambda d: 2 * d,
+    "int8": lambda d: d + 4,  # codes + a float32 scale
+    "int4": lambda d: (d + 1) // 2 + 8,  # two codes a byte + offset and step
+}
 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    dtype=st.sampled_from(["float32", "float16", "int8"]),
+    dtype=st.sampled_from(["float32", "float16", "int8", "int4"]),
     d=st.integers(1, 16),
     memory_bytes=st.one_of(st.none(), st.integers(200, 5000)),
     mem_size=st.one_of(st.none(), st.integers(20, 200)),
@@ -25,7 +31,7 @@ def test_budget_never_exceeded(dtype, d, memory_bytes, mem_size, experiences, se
     buf = FeatureBuffer(
         memory_bytes=memory_bytes, mem_size=mem_size, feature_dtype=dtype
     )
-    per_sample = d * DTYPE_BYTES[dtype] + (4 if dtype == "int8" else 0)
+    per_sample = PER_SAMPLE[dtype](d)
     g = torch.Generator().manual_seed(seed)
     next_class = 0
     n_seen = {}
@@ -82,6 +88,35 @@ def test_float16_and_int8_round_trip():
         # every stored row is close to some input row
         err = torch.cdist(f, x).min(1).values / x.norm(dim=1).mean()
         assert err.max() < tol, dtype
+
+
+def test_int4_codes_by_hand():
+    # offset -1, step (2 - -1) / 15 = 0.2 per level: the values are exact
+    # levels 0, 15, 5, 10, 8 and decode exactly; 0.45 rounds to level 7 (0.4)
+    x = torch.tensor([[-1.0, 2.0, 0.0, 1.0, 0.6], [-1.0, 2.0, 0.45, 1.0, 0.6]])
+    buf = FeatureBuffer(mem_size=2, feature_dtype="int4")
+    buf.add(x, torch.tensor([0, 0]))
+    stored = buf.stored_tensors()
+    # 5 codes in 3 bytes (one nibble of padding), 2 float32 scales per row
+    assert [t.nbytes for t in stored] == [2 * 3, 2 * 8] and buf.nbytes == 22
+    assert buf.nbytes == 2 * buf.bytes_per_sample()
+    assert stored[0][0].tolist() == [0 | 15 << 4, 5 | 10 << 4, 8]
+    f = buf.features_of(0)
+    expect = torch.tensor([[-1.0, 2.0, 0.0, 1.0, 0.6], [-1.0, 2.0, 0.4, 1.0, 0.6]])
+    assert torch.allclose(f[torch.argsort(f[:, 2])], expect, atol=1e-6)
+
+
+def test_int4_holds_twice_int8_features_within_a_step():
+    x = torch.rand(400, 64) * 3  # non-negative, as after a ReLU
+    y = torch.arange(400) % 4
+    for dtype, n in (("int8", 51_200 // 68), ("int4", 51_200 // 40)):
+        buf = FeatureBuffer(memory_bytes=51_200, feature_dtype=dtype)
+        buf.add(x.repeat(4, 1), y.repeat(4))
+        assert len(buf) == n and buf.nbytes <= 51_200, dtype
+    f, labels = buf.features()
+    # every int4 value is within half a level (range / 30) of an input row
+    err = torch.cdist(f, x, p=float("inf")).min(1).values
+    assert err.max() <= 3 / 30 + 1e-6
 
 
 def test_transform_maps_selected_classes_only():

@@ -1,5 +1,5 @@
 """A class-balanced memory of (feature, label) pairs under a sample or byte
-budget, stored as float32, float16 or int8."""
+budget, stored as float32, float16, int8 or int4."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from .._utils import (
     experience_features,
     feature_extractor_of,
     release_caches,
-    resolve_dtype,
 )
+from .._storage import bytes_per_feature, decode, encode, storage_name
 from .herding import HerdingSelector
 
 __all__ = ["FeatureBuffer"]
@@ -35,10 +35,11 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
     :meth:`transform`). A class's rows are kept in selection order, so
     shrinking keeps a prefix, as iCaRL does.
 
-    Memory is the bytes of the stored tensors: ``d * itemsize`` per feature,
-    plus a float32 scale per feature for int8 (symmetric per-vector
-    quantisation, dequantised on read). Labels are implicit in the per-class
-    layout and cost nothing.
+    Memory is the bytes of the stored tensors: ``d * itemsize`` per feature
+    for float32 and float16, ``d + 4`` for int8 (symmetric per-vector codes
+    and a float32 scale) and ``ceil(d / 2) + 8`` for int4 (two 4-bit codes a
+    byte, a float32 offset and step), dequantised on read (docs/comparison.md).
+    Labels are implicit in the per-class layout and cost nothing.
 
     The names are those of :class:`FeatureAdaptationStrategy`'s arguments
     (one name per concept).
@@ -46,8 +47,8 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
     :param mem_size: most features held in total, or None.
     :param memory_bytes: most bytes held in total, or None. At least one
         budget must be given; with both, the tighter one holds.
-    :param feature_dtype: storage dtype, "float32", "float16" or "int8"
-        (the attribute holds the torch dtype).
+    :param feature_dtype: storage dtype, "float32", "float16", "int8" or
+        "int4" (the attribute holds the name).
     :param selector: a callable ``(features, m) -> indices``; defaults to
         :class:`HerdingSelector`.
     :param feature_extractor: the module whose output is stored; defaults to
@@ -75,7 +76,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
             raise ValueError("selector must be callable (features, m) -> indices.")
         self.mem_size = None if mem_size is None else int(mem_size)
         self.memory_bytes = None if memory_bytes is None else int(memory_bytes)
-        self.feature_dtype = resolve_dtype(feature_dtype)
+        self.feature_dtype = storage_name(feature_dtype)
         self.selector = selector if selector is not None else HerdingSelector()
         self.feature_extractor = feature_extractor
         self.feature_dim: Optional[int] = None
@@ -85,12 +86,11 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     # ------------------------------------------------------------ budget
     def bytes_per_sample(self, feature_dim: Optional[int] = None) -> int:
-        """Bytes one stored feature costs (int8 adds its float32 scale)."""
+        """Bytes one stored feature costs, with its int8/int4 scales."""
         d = feature_dim if feature_dim is not None else self.feature_dim
         if d is None:
             raise ValueError("The feature dimension is unknown until features arrive.")
-        item = torch.empty((), dtype=self.feature_dtype).element_size()
-        return d * item + (4 if self.feature_dtype == torch.int8 else 0)
+        return bytes_per_feature(d, self.feature_dtype)
 
     def capacity(self, feature_dim: Optional[int] = None) -> int:
         """The most features the budget holds."""
@@ -109,7 +109,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
                 f"The budget holds {cap} features of "
                 f"{self.bytes_per_sample(feature_dim)} bytes, fewer than the "
                 f"{len(classes)} classes seen. Raise memory_bytes/mem_size, or use "
-                "a smaller dtype (float16 or int8)."
+                "a smaller dtype (float16, int8 or int4)."
             )
         # The first `extra` classes (arrival order) get one more. A class's
         # quota never grows as classes arrive, so a kept prefix stays valid.
@@ -123,7 +123,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     @property
     def nbytes(self) -> int:
-        """Bytes held: the stored feature tensors plus int8 scales."""
+        """Bytes held: the stored feature tensors plus int8/int4 scales."""
         return sum(t.nbytes for t in self._data.values()) + sum(
             s.nbytes for s in self._scales.values()
         )
@@ -137,10 +137,9 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     def features_of(self, c: int) -> torch.Tensor:
         """Class ``c``'s features, dequantised to float32."""
-        t = self._data[c].float()
-        if self.feature_dtype == torch.int8:
-            t = t * self._scales[c][:, None]
-        return t
+        return decode(
+            self._data[c], self._scales.get(c), self.feature_dtype, self.feature_dim
+        )
 
     def features(self, classes: Optional[Iterable[int]] = None) -> Tuple:
         """(features float32 (n, d), labels int64 (n,)) of the given classes
@@ -158,7 +157,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     def _encode(self, x: torch.Tensor):
         x = x.detach().float().cpu()
-        if self.feature_dtype == torch.float16:
+        if storage_name(self.feature_dtype) == "float16":
             top = float(x.abs().max()) if x.numel() else 0.0
             if top > torch.finfo(torch.float16).max:
                 raise ValueError(
@@ -167,16 +166,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
                     "unchanged. Use feature_dtype='int8' (scaled per feature) or "
                     "'float32', or normalise the features."
                 )
-        if self.feature_dtype != torch.int8:
-            return x.to(self.feature_dtype), None
-        scale = x.abs().amax(dim=1) / 127.0
-        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-        q = torch.round(x / scale[:, None]).clamp(-127, 127).to(torch.int8)
-        return q, scale
-
-    def _decode(self, q: torch.Tensor, s: Optional[torch.Tensor]) -> torch.Tensor:
-        t = q.float()
-        return t * s[:, None] if s is not None else t
+        return encode(x, self.feature_dtype)
 
     @staticmethod
     def _check(x: torch.Tensor, what: str, feature_dim: Optional[int]):
@@ -244,7 +234,8 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
             for c in new:
                 pool = features[labels == c]
                 if c in data:  # a class seen again: reselect from old + new
-                    pool = torch.cat([self._decode(data[c], scales.get(c)), pool])
+                    old = decode(data[c], scales.get(c), self.feature_dtype, d)
+                    pool = torch.cat([old, pool])
                 idx = torch.as_tensor(self.selector(pool, quotas[c])).long().cpu()
                 data[c], s = self._encode(pool[idx])
                 if s is not None:

@@ -84,8 +84,9 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param criterion: the classification loss; CrossEntropy by default.
     :param memory_bytes: feature memory budget in bytes.
     :param mem_size: feature memory budget in stored features.
-    :param feature_dtype: "int8" (one float32 scale per feature), "float16",
-        or "float32", the paper's (docs/method.md, "Memory: dtype and hybrid").
+    :param feature_dtype: "int8" (one float32 scale per feature), "int4",
+        "float16", or "float32", the paper's (docs/method.md, "Memory: dtype
+        and hybrid").
     :param selector: exemplar selection; herding by default.
     :param adapt: False gives the "stale features" ablation (no adapter).
     :param adapter_kwargs: extra arguments of :class:`AdapterTrainer`
