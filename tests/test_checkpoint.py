@@ -108,6 +108,19 @@ def test_round_trip_restores_the_state(tmp_path, trained, digits):
     torch.load(ckpt, weights_only=True)
 
 
+def test_round_trip_keeps_int4_codes_and_their_offsets(tmp_path, digits):
+    s = _strategy(feature_dtype="int4")
+    for exp in digits.train_stream[:2]:
+        s.train(exp)
+    ckpt = save_checkpoint(s, tmp_path / "c.ckpt")
+    restored, _ = load_checkpoint(_strategy(feature_dtype="int4"), ckpt)
+    assert _same(restored, s)
+    codes, scales = restored.buffer.stored_tensors()[:: len(s.buffer.classes)]
+    assert codes.dtype == torch.uint8 and codes.shape[1] == 32  # 64-d, packed
+    assert scales.shape[1] == 2  # offset and step
+    assert restored.buffer.nbytes == s.buffer.nbytes == len(s.buffer) * 40
+
+
 class _Evil:
     def __init__(self, target):
         self.target = target
