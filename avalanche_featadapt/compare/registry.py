@@ -110,7 +110,7 @@ _RECORDS = [
       _FA_SRC + "; features stored as float16", "budget", "tab:brown",
       drift=True, default=False),
     S("featadapt-int4", "fa", {**_FA, "feature_dtype": "int4"},
-      _FA_SRC + "; features stored as 4-bit codes (twice int8's features)",
+      _FA_SRC + "; features stored as 4-bit codes (1.7-1.95 times int8's)",
       "budget", "sienna", drift=True, default=False),
     S("featadapt-stored", "fa", {**_FA, "lambda_stored": 1.0},
       _FA_SRC + "; the stored old-class features also in the cross-entropy of "
