@@ -29,7 +29,7 @@ evaluator = EvaluationPlugin(
 strategy = FeatureAdaptationStrategy(
     model=model,
     optimizer=torch.optim.Adam(model.parameters(), lr=1e-4),
-    memory_bytes=51_200,  # 752 int8 64-d features of 68 B (800 digits at 8 bits)
+    memory_bytes=51_200,  # 1,280 4-bit 64-d features of 40 B (800 digits at 8 bits)
     train_mb_size=32,
     train_epochs=2 if os.environ.get("FEATADAPT_FAST") == "1" else 20,
     eval_mb_size=256,

@@ -256,7 +256,7 @@ def test_a_checkpoint_of_another_configuration_is_refused(tmp_path, digits):
         load_checkpoint(target, tmp_path / "c.ckpt")
     msg = str(e.value)
     assert "checkpoint 1000, this strategy 51200" in msg
-    assert "checkpoint 'float32', this strategy 'int8'" in msg
+    assert "checkpoint 'float32', this strategy 'int4'" in msg
     assert target.buffer.classes == []
 
 

@@ -55,10 +55,10 @@ def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
         elif name.startswith("sdc"):
             held = len(s.sdc.prototypes) * 64 * 4
         elif name.startswith("featadapt"):
-            # int8 by default: 1 B per value plus a float32 scale per feature;
-            # int4: two values a byte plus a float32 offset and step
-            per = {"fp16": 64 * 2, "fp32": 64 * 4, "int4": 32 + 8}.get(
-                name.split("-")[-1], 64 + 4
+            # int4 by default: two values a byte plus a float32 offset and
+            # step per feature; int8: 1 B per value plus a float32 scale
+            per = {"fp16": 64 * 2, "fp32": 64 * 4, "int8": 64 + 4}.get(
+                name.split("-")[-1], 32 + 8
             )
             held = len(s.buffer) * per
             if s.image_memory is not None:

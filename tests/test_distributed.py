@@ -58,7 +58,7 @@ def two_ranks(tmp_path_factory):
 def test_every_rank_holds_the_identical_memory(two_ranks):
     out, _ = two_ranks
     r0, r1 = (torch.load(out / "dump" / f"rank{r}.pt") for r in (0, 1))
-    assert r0["features"].shape == (752, 64)  # 51,200 B of int8 64-d features (68 B)
+    assert r0["features"].shape == (1280, 64)  # 51,200 B of int4 64-d ones (40 B)
     assert torch.equal(r0["features"], r1["features"])
     assert torch.equal(r0["labels"], r1["labels"])
     assert r0["accuracy"] == r1["accuracy"]  # both evaluated the whole test set

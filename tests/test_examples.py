@@ -29,7 +29,7 @@ def run(script, tmp_path, **env):
 
 def test_quickstart(tmp_path):
     out = run("quickstart.py", tmp_path, FEATADAPT_FAST="1")
-    assert "after experience 4: buffer holds 752 features, 51136 bytes" in out
+    assert "after experience 4: buffer holds 1280 features, 51200 bytes" in out
     assert (tmp_path / "logs" / "quickstart" / "eval_results.csv").exists()
 
 

@@ -51,7 +51,7 @@ def plain_cnn_runs():
             ("fa", {}),
             ("fa:noadapt", {"adapt": False}),
             # float32 storage, where the collapse was measured: with int8's
-            # four times as many stored features the retrained head recovers
+            # four times as many stored features the retrained head recovered
             # part of it (0.517 against FA's 0.781, seed 0, lambda_fd=1)
             ("fa:fp32", {"feature_dtype": "float32"}),
             ("fa:no-aux-head", {"train_head": "model", "feature_dtype": "float32"}),
@@ -65,9 +65,10 @@ def plain_cnn_runs():
 
 @pytest.mark.slow
 def test_fa_with_a_plain_user_cnn_beats_naive(plain_cnn_runs):
-    # measured (seed 0, 5 epochs, lambda_fd=20): FA 0.817, Naive 0.097; FA
-    # over seeds 0-2 in this fixture 0.817 / 0.722 / 0.700; at 10 epochs
-    # (perf/robustness.py, 3 seeds): FA 0.757, Naive 0.193
+    # measured (seed 0, 5 epochs, the thirteenth session's defaults: int4,
+    # lambda_stored=3): FA 0.850, Naive 0.097 (with int8 and no stored
+    # replay, FA over seeds 0-2 in this fixture 0.817 / 0.722 / 0.700); at
+    # 10 epochs (perf/robustness.py, 3 seeds): FA 0.816, Naive 0.193
     r = plain_cnn_runs
     assert r["fa"].mean() - r["naive"].mean() > 0.25
 
@@ -75,11 +76,13 @@ def test_fa_with_a_plain_user_cnn_beats_naive(plain_cnn_runs):
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["fa", "fa:no-adc", "fa:no-clamp"])
 def test_every_remedy_keeps_the_adapter_useful(plain_cnn_runs, variant):
-    # measured in this fixture, seeds 0 / 1 / 2, today's defaults (int8,
-    # lambda_fd=20): FA 0.817 / 0.722 / 0.700, without ADC 0.761 / 0.711 /
-    # 0.750, without the clamp 0.808 / 0.717 / 0.711, no adapter 0.383 /
-    # 0.519 / 0.286; the smallest gap to no adapter is 0.19 on a seed,
-    # against spreads of 0.02-0.10 over seeds
+    # measured in this fixture, seed 0, today's defaults (int4,
+    # lambda_stored=3): FA 0.850, without ADC 0.822, without the clamp
+    # 0.833, no adapter 0.428. With int8 and no stored replay, seeds 0 / 1
+    # / 2: FA 0.817 / 0.722 / 0.700, without ADC 0.761 / 0.711 / 0.750,
+    # without the clamp 0.808 / 0.717 / 0.711, no adapter 0.383 / 0.519 /
+    # 0.286; the smallest gap to no adapter was 0.19 on a seed, against
+    # spreads of 0.02-0.10 over seeds
     r = plain_cnn_runs
     assert r[variant].mean() - r["fa:noadapt"].mean() > 0.10
 
@@ -87,8 +90,9 @@ def test_every_remedy_keeps_the_adapter_useful(plain_cnn_runs, variant):
 @pytest.mark.slow
 def test_the_auxiliary_head_is_what_stops_the_collapse(plain_cnn_runs):
     # the paper's setting (the user's linear head trains the backbone)
-    # collapses to about chance: measured 0.100 against 0.694 (seed 0, both
-    # storing float32 features, lambda_fd=20; 0.711 with 10, and 0.097 /
+    # collapses to about chance: measured 0.131 against 0.811 (seed 0, both
+    # storing float32 features, today's defaults otherwise; 0.100 against
+    # 0.694 without stored replay, 0.711 with lambda_fd=10, and 0.097 /
     # 0.100 against 0.619 / 0.628 on seeds 1 / 2 with 10)
     r = plain_cnn_runs
     assert r["fa:fp32"].mean() - r["fa:no-aux-head"].mean() > 0.30

@@ -99,9 +99,9 @@ def _plugins(**kw):
     return [p for p in small_fa(**kw).plugins if isinstance(p, StoredFeatureReplay)]
 
 
-def test_opt_in_and_for_feature_memory_only():
-    assert _plugins() == []  # off by default (docs/method.md says why)
-    assert len(_plugins(lambda_stored=1.0)) == 1
+def test_on_by_default_and_for_feature_memory_only():
+    assert [p.lambda_stored for p in _plugins()] == [3.0]  # docs/method.md
+    assert _plugins(lambda_stored=0.0) == []
     assert _plugins(lambda_stored=1.0)[0].lambda_stored == 1.0
     assert _plugins(lambda_stored=1.0, image_fraction=0.5) == []  # replayed images
 

@@ -54,9 +54,9 @@ class StoredFeatureReplay(SupervisedPlugin, supports_distributed=True):
     :param buffer: the :class:`FeatureBuffer` whose old-class features are
         replayed.
     :param lambda_stored: weight of the term; 0 turns it off.
-        ``FeatureAdaptationStrategy(lambda_stored=1.0)`` adds this plugin; it
-        is off there by default until it is measured on the whole
-        robustness matrix (docs/method.md has the figures so far).
+        ``FeatureAdaptationStrategy`` adds this plugin with its own
+        ``lambda_stored`` (3 by default, measured on the robustness matrix:
+        docs/method.md); ``lambda_stored=0`` leaves it out.
     """
 
     def __init__(self, *, buffer: FeatureBuffer, lambda_stored: float = 1.0):

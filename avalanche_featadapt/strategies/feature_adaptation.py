@@ -84,9 +84,9 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param criterion: the classification loss; CrossEntropy by default.
     :param memory_bytes: feature memory budget in bytes.
     :param mem_size: feature memory budget in stored features.
-    :param feature_dtype: "int8" (one float32 scale per feature), "int4",
-        "float16", or "float32", the paper's (docs/method.md, "Memory: dtype
-        and hybrid").
+    :param feature_dtype: "int4" (16 levels, a float32 offset and step per
+        feature), "int8" (one float32 scale per feature), "float16", or
+        "float32", the paper's (docs/method.md, "Memory: dtype and hybrid").
     :param selector: exemplar selection; herding by default.
     :param adapt: False gives the "stale features" ablation (no adapter).
     :param adapter_kwargs: extra arguments of :class:`AdapterTrainer`
@@ -99,9 +99,9 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         classes)); 20 here (docs/method.md, "Stronger feature distillation").
     :param lambda_adc: weight of :class:`AdversarialDistillation`, the cosine
         feature distillation on current images pushed toward the old classes.
-    :param lambda_stored: weight of :class:`StoredFeatureReplay`, stored
-        old-class features in the training head's CE; off by default
-        (docs/method.md). Neither is used with ``image_fraction > 0``.
+    :param lambda_stored: weight of :class:`StoredFeatureReplay`: stored
+        old-class features in the training head's CE (docs/method.md). Neither
+        is used with ``image_fraction > 0``.
     :param lambda_at: attention distillation weight (needs attention_layer).
     :param attention_layer: name of a Conv2d layer for attention distillation.
     :param train_head: ``"auxiliary"``: the backbone learns through the
@@ -136,7 +136,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         criterion=None,
         memory_bytes: Optional[int] = None,
         mem_size: Optional[int] = None,
-        feature_dtype="int8",
+        feature_dtype="int4",
         selector: Optional[Callable] = None,
         adapt: bool = True,
         adapter_kwargs: Optional[dict] = None,
@@ -144,7 +144,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         temperature: float = 2.0,
         lambda_fd: float = 20.0,
         lambda_adc: float = 1.0,
-        lambda_stored: float = 0.0,
+        lambda_stored: float = 3.0,
         lambda_at: float = 0.0,
         attention_layer: Optional[str] = None,
         train_head: str = "auxiliary",
