@@ -157,14 +157,14 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     def _encode(self, x: torch.Tensor):
         x = x.detach().float().cpu()
-        if storage_name(self.feature_dtype) == "float16":
+        if self.feature_dtype == "float16":
             top = float(x.abs().max()) if x.numel() else 0.0
             if top > torch.finfo(torch.float16).max:
                 raise ValueError(
                     f"Features reach {top:.4g}, beyond float16's largest value "
                     "65504, so they would be stored as inf; the buffer was left "
-                    "unchanged. Use feature_dtype='int8' (scaled per feature) or "
-                    "'float32', or normalise the features."
+                    "unchanged. Use feature_dtype='int8' or 'int4' (scaled per "
+                    "feature) or 'float32', or normalise the features."
                 )
         return encode(x, self.feature_dtype)
 
