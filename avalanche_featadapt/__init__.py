@@ -24,12 +24,20 @@ from .plugins import (
 from .plugins import MaskedNCMClassifier, SDCPlugin, compensate_drift
 from .strategies import FeatureAdaptationStrategy, SDCStrategy, TripletLoss
 from .memory import memory_bytes_of
-from .metrics import DriftMetric, MemoryBytes, MetricsCSVLogger
+from .metrics import (
+    BACKBONE_LOSS,
+    BackboneLoss,
+    DriftMetric,
+    MemoryBytes,
+    MetricsCSVLogger,
+)
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BACKBONE_LOSS",
+    "BackboneLoss",
     "CheckpointError",
     "DriftMetric",
     "MaskedNCMClassifier",

@@ -27,6 +27,7 @@ MODULES = [
     "avalanche_featadapt.plugins.sdc",
     "avalanche_featadapt.distributed",
     "avalanche_featadapt.memory",
+    "avalanche_featadapt.metrics.backbone_loss",
     "avalanche_featadapt.metrics.drift",
     "avalanche_featadapt.metrics.memory_bytes",
     "avalanche_featadapt.metrics.csv_logger",

@@ -28,7 +28,7 @@ from .hybrid import make_image_memory, stored_images
 from .provisional import (
     evaluate_before_first_epoch,
     provisional_update,
-    warn_early_stopping,
+    check_early_stopping,
 )
 from ..plugins import (
     AdapterTrainer,
@@ -236,7 +236,6 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
         own += [self.buffer, self.retrainer]
         if DistributedHelper.is_distributed:  # torchrun: docs/usage.md
             own.append(DistributedSync())
-        warn_early_stopping(plugins)
         super().__init__(
             model=split,
             optimizer=optimizer,
@@ -249,6 +248,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             evaluator=evaluator,
             eval_every=eval_every,
         )
+        check_early_stopping(self.plugins, self.evaluator)
 
     def _before_training_exp(self, **kwargs):
         exp = self.experience

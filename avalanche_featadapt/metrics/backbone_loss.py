@@ -1,0 +1,108 @@
+"""BackboneLoss: a signal for ``EarlyStoppingPlugin`` that sees the backbone
+learn (docs/usage.md, "Periodic evaluation and early stopping")."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from avalanche.evaluation import PluginMetric
+from avalanche.evaluation.metric_results import MetricValue
+from torch.utils.data import DataLoader
+
+__all__ = ["BACKBONE_LOSS", "BackboneLoss"]
+
+BACKBONE_LOSS = "BackboneLoss_Stream"
+"""The metric name to give ``EarlyStoppingPlugin`` (with ``mode="min"``)."""
+
+
+class BackboneLoss(PluginMetric[float]):
+    """Avalanche metric: at each periodic evaluation during training, the
+    cross-entropy, on the evaluated stream's samples of the classes being
+    learnt, of the head the backbone learns through. Emitted as
+    ``BackboneLoss_Stream/eval_phase/<stream>_stream``; a ``strategy.eval``
+    outside ``train`` emits nothing.
+
+    Why: feature adaptation's validation accuracy is flat within an
+    experience, because the classifier retrained after each epoch's
+    provisional update separates the new classes before the backbone has
+    learnt them, while the epochs build the features later classes need.
+    ``EarlyStoppingPlugin`` on that accuracy stops the backbone early. This
+    loss falls while the backbone learns the new classes and rises when it
+    overfits them, so the plugin stops on what the epochs change::
+
+        evaluator = EvaluationPlugin(accuracy_metrics(stream=True), BackboneLoss())
+        stop = EarlyStoppingPlugin(patience=2, val_stream_name="valid_stream",
+                                   metric_name=BACKBONE_LOSS, mode="min")
+
+    The head is :class:`FeatureAdaptationStrategy`'s auxiliary head when the
+    model has one (``train_head="auxiliary"``, the default); otherwise the
+    model's own output (any other strategy; with ``train_head="model"``,
+    inside FA's provisional evaluation, that is the retrained classifier).
+
+    Before the experience's first iteration the value is ``inf``, and it is
+    emitted for every periodic-evaluation stream as the experience starts:
+    the head's units for the new classes are still at their random start,
+    so the loss there says nothing of the backbone, and a plugin restoring
+    that point would keep an experience that learnt nothing (the package
+    model on SplitDigits, seed 2: a restored start in the first experience
+    cost 7 points, docs/usage.md). Without it, the plugin would compare the
+    first epoch with the previous experience's classes.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._classes: Optional[set] = None
+        self._trained = False
+        self._value = math.nan
+
+    def reset(self) -> None:
+        self._value = math.nan
+
+    def result(self) -> float:
+        return self._value
+
+    def before_training_exp(self, strategy):
+        self._classes = {int(c) for c in strategy.experience.classes_in_this_experience}
+        self._trained = False
+        self._value = math.inf
+        streams = [s[0].origin_stream.name for s in strategy._eval_streams if s]
+        return [self._emit(strategy, name) for name in streams]
+
+    def after_training_iteration(self, strategy):
+        self._trained = True
+
+    def after_training(self, strategy):
+        self._classes = None
+
+    def after_eval(self, strategy):
+        if self._classes is None:  # a user's own evaluation
+            return None
+        self._value = self._loss(strategy) if self._trained else math.inf
+        return [self._emit(strategy, strategy.experience.origin_stream.name)]
+
+    def _emit(self, strategy, stream: str) -> MetricValue:
+        name = f"{BACKBONE_LOSS}/eval_phase/{stream}_stream"
+        return MetricValue(self, name, self._value, strategy.clock.train_iterations)
+
+    @torch.no_grad()
+    def _loss(self, strategy) -> float:
+        model = strategy.model
+        aux = getattr(model, "aux_classifier", None)
+        total, n = 0.0, 0
+        for exp in strategy.current_eval_stream:
+            data = exp.dataset.eval()
+            keep = [i for i, y in enumerate(data.targets) if int(y) in self._classes]
+            if not keep:
+                continue
+            for x, y, *_ in DataLoader(data.subset(keep), batch_size=256):
+                x, y = x.to(strategy.device), y.to(strategy.device)
+                out = aux(model.feature_extractor(x)) if aux is not None else model(x)
+                total += float(F.cross_entropy(out, y, reduction="sum"))
+                n += len(y)
+        return total / n if n else math.nan
+
+    def __str__(self):
+        return "BackboneLoss"
