@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from avalanche.evaluation import PluginMetric
 from avalanche.evaluation.metric_results import MetricValue
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader
 
 __all__ = ["BACKBONE_LOSS", "BackboneLoss"]
@@ -56,6 +57,7 @@ class BackboneLoss(PluginMetric[float]):
         super().__init__()
         self._classes: Optional[set] = None
         self._trained = False
+        self._batch_stats: list = []  # BatchNorm layers training on batch statistics
         self._value = math.nan
 
     def reset(self) -> None:
@@ -73,6 +75,11 @@ class BackboneLoss(PluginMetric[float]):
 
     def after_training_iteration(self, strategy):
         self._trained = True
+        self._batch_stats = [
+            name
+            for name, m in strategy.model.named_modules()
+            if isinstance(m, _BatchNorm) and m.training
+        ]
 
     def after_training(self, strategy):
         self._classes = None
@@ -91,6 +98,19 @@ class BackboneLoss(PluginMetric[float]):
     def _loss(self, strategy) -> float:
         model = strategy.model
         aux = getattr(model, "aux_classifier", None)
+        layers = dict(model.named_modules())
+        bns = [layers[name] for name in self._batch_stats if name in layers]
+        saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in bns]
+        for m in bns:  # as in training: batch statistics, running ones restored
+            m.train()
+        try:
+            return self._mean_cross_entropy(strategy, model, aux)
+        finally:
+            for m, state in zip(bns, saved):
+                m.eval()
+                m.load_state_dict(state)
+
+    def _mean_cross_entropy(self, strategy, model, aux) -> float:
         total, n = 0.0, 0
         for exp in strategy.current_eval_stream:
             data = exp.dataset.eval()

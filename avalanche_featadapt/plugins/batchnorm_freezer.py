@@ -6,6 +6,8 @@ import warnings
 
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
+from torch.optim.swa_utils import update_bn
+from torch.utils.data import DataLoader
 
 from .._checks import experience_classes
 from .._utils import check_count
@@ -38,6 +40,16 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
     storage, ``lambda_stored=3``; ``perf/splitdigits_fa.py`` prints both),
     92.4 against 92.1 %, and the adapted old features' relative L2 error
     after five experiences is 0.22 against 0.38 (docs/method.md).
+
+    The statistics frozen are recomputed over the last unfrozen
+    experience's training data as it ends (torch's ``update_bn``, an exact
+    average under the final weights), not left as the running average,
+    which lags the weights by some tens of iterations. The lag matters when
+    that experience is short: ``EarlyStoppingPlugin`` stopping the package
+    model's first SplitDigits experience after one epoch (8 iterations)
+    froze half-converged statistics, and FA ended at 49.3 % against 78.0 %
+    without the plugin (seed 0, Adam 1e-3, 4 epochs, ``patience=1``;
+    ``tests/test_early_stopping.py``).
 
     It warns, once, when it trains an experience of a single class: there,
     frozen statistics let feature adaptation's features grow without bound
@@ -83,3 +95,6 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
 
     def after_training_exp(self, strategy, **kwargs):
         self._bn = []
+        if strategy.clock.train_exp_counter == self.after_experiences - 1:
+            data = DataLoader(strategy.adapted_dataset, batch_size=256)
+            update_bn(data, strategy.model, device=strategy.device)
