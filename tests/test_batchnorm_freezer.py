@@ -67,3 +67,56 @@ def test_warns_once_when_training_a_one_class_experience_frozen(
         freeze_one_class=freeze_one_class,
     )
     assert len(found) == expected
+
+
+def _first_experience_statistics(plugins, train_mb_size):
+    """Running mean and variance of a BatchNorm on the raw pixels after
+    SplitDigits' first experience (1 epoch), in Avalanche's Naive, and the
+    mean over that experience's batches (in order) of their pixels' mean
+    and unbiased variance, computed here."""
+    from avalanche.training import Naive
+
+    bm = SplitDigits(5, seed=0)
+    torch.manual_seed(0)
+    bn = nn.BatchNorm1d(64)
+    model = nn.Sequential(nn.Flatten(), bn, nn.Linear(64, 10))
+    s = Naive(
+        model=model,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+        train_mb_size=train_mb_size,
+        train_epochs=1,
+        plugins=plugins,
+        evaluator=make_evaluator(),
+    )
+    s.train(bm.train_stream[0])
+    data = bm.train_stream[0].dataset
+    x = torch.stack([data[i][0].flatten() for i in range(len(data))])
+    batches = x.split(train_mb_size)  # in order, as the freezer reads them
+    mean = torch.stack([b.mean(0) for b in batches]).mean(0)
+    var = torch.stack([b.var(0) for b in batches]).mean(0)
+    updates = int(bn.num_batches_tracked)
+    return bn.running_mean, bn.running_var, mean, var, updates
+
+
+def test_statistics_frozen_after_a_short_experience_are_exact():
+    """Under 44 updates the running averages still hold over 1 % of their
+    initial values (0, 1); the freezer replaces them with the experience's
+    own statistics. Longer experiences keep their running averages."""
+    from avalanche_featadapt import BatchNormFreezer
+
+    mean, var, exact_mean, exact_var, updates = _first_experience_statistics(
+        [BatchNormFreezer()], train_mb_size=64
+    )
+    assert updates < 44
+    assert torch.allclose(mean, exact_mean, atol=1e-5)
+    assert torch.allclose(var, exact_var, atol=1e-4)
+    # without the freezer, the same run keeps a running average still far
+    # from them (a share of its start, 0 and 1, remains)
+    plain_mean, plain_var, *_ = _first_experience_statistics([], train_mb_size=64)
+    assert (plain_mean - exact_mean).abs().max() > 0.1
+    # a long experience: left as the running average, bit for bit
+    long_run = _first_experience_statistics([BatchNormFreezer()], train_mb_size=4)
+    plain_long = _first_experience_statistics([], train_mb_size=4)
+    assert long_run[4] >= 44
+    assert torch.equal(long_run[0], plain_long[0])
+    assert torch.equal(long_run[1], plain_long[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import torch
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 from torch.optim.swa_utils import update_bn
@@ -44,8 +45,8 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
     When the running statistics it would freeze still carry more than 1 %
     of their initial values (fewer than 44 updates at BatchNorm's default
     momentum of 0.1), they are recomputed over that experience's training
-    data as it ends (torch's ``update_bn``, an exact average under the final
-    weights). That happens when the experience was short:
+    data as it ends, in batches of ``train_mb_size`` (torch's ``update_bn``:
+    the mean of the batches' statistics under the final weights). That happens when the experience was short:
     ``EarlyStoppingPlugin`` stopping the package model's first SplitDigits
     experience after one epoch (8 iterations) froze half-converged
     statistics, and FA ended at 49.3 % against 78.0 % without the plugin
@@ -101,8 +102,9 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
         self._bn = []
         last = strategy.clock.train_exp_counter == self.after_experiences - 1
         if last and any(_unconverged(m) for m in strategy.model.modules()):
-            data = DataLoader(strategy.adapted_dataset, batch_size=256)
-            update_bn(data, strategy.model, device=strategy.device)
+            data = DataLoader(strategy.adapted_dataset, strategy.train_mb_size)
+            with torch.no_grad():  # the mean of the batches' statistics
+                update_bn(data, strategy.model, device=strategy.device)
 
 
 def _unconverged(m: nn.Module) -> bool:
