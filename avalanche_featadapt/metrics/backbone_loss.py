@@ -123,7 +123,12 @@ class BackboneLoss(PluginMetric[float]):
             keep = [i for i, y in enumerate(data.targets) if int(y) in self._classes]
             if not keep:
                 continue
-            for x, y, *_ in DataLoader(data.subset(keep), batch_size=256):
+            # its own generator: iterating draws a seed, and the global one
+            # would shift the training run's shuffling
+            loader = DataLoader(
+                data.subset(keep), batch_size=256, generator=torch.Generator()
+            )
+            for x, y, *_ in loader:
                 x, y = x.to(strategy.device), y.to(strategy.device)
                 out = aux(model.feature_extractor(x)) if aux is not None else model(x)
                 total += float(F.cross_entropy(out, y, reduction="sum"))

@@ -102,7 +102,11 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
         self._bn = []
         last = strategy.clock.train_exp_counter == self.after_experiences - 1
         if last and any(_unconverged(m) for m in strategy.model.modules()):
-            data = DataLoader(strategy.adapted_dataset, strategy.train_mb_size)
+            data = DataLoader(  # own generator: the run's shuffling is kept
+                strategy.adapted_dataset,
+                strategy.train_mb_size,
+                generator=torch.Generator(),
+            )
             with torch.no_grad():  # the mean of the batches' statistics
                 update_bn(data, strategy.model, device=strategy.device)
 
