@@ -92,7 +92,9 @@ def test_backbone_loss_is_the_training_heads_cross_entropy_on_new_classes():
     assert len(s.evaluator.get_all_metrics()[KEY][1]) == 4
     plain = fa(epochs=2, ev=evaluator())
     plain.train(bm.train_stream[0], eval_streams=[bm.valid_stream])
-    for (name, a), b in zip(s.model.state_dict().items(), plain.model.state_dict().values()):
+    for (name, a), b in zip(
+        s.model.state_dict().items(), plain.model.state_dict().values()
+    ):
         assert torch.equal(a, b), name
 
 
@@ -126,7 +128,8 @@ def test_early_stopping_keeps_fa_accuracy_on_splitdigits():
     epochs, 8 iterations an epoch in the first experience), seed 0:
     EarlyStoppingPlugin(patience=1) on validation accuracy and on
     BackboneLoss both stop, and both end within noise of the run without
-    the plugin. Measured here: FIGS. Before
+    the plugin. Measured here: 0.842 without; 0.906 on accuracy (epochs
+    kept 2, 1, 1, 1, 1); 0.888 on BackboneLoss (2, 3, 4, 3, 4). Before
     BatchNormFreezer recomputed the statistics it freezes, the accuracy run
     ended at 0.248 against 0.780: stopped after one epoch, the first
     experience froze BatchNorm statistics of 8 iterations."""
@@ -150,6 +153,5 @@ def test_early_stopping_keeps_fa_accuracy_on_splitdigits():
             if metric == BACKBONE_LOSS:  # inf before the first iteration
                 assert stop.best_step >= 1
         with_it = stream_accuracy(s.eval(bm.test_stream))
-        print(metric, kept, with_it, without)
         assert min(kept) < 4  # it did stop
         assert with_it >= without - 0.08
