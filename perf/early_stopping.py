@@ -5,12 +5,16 @@ batch 32, 51,200 B), with a 20 % validation stream split by Avalanche's
 validation accuracy (its default, ``--criteria accuracy``) or
 :class:`~avalanche_featadapt.BackboneLoss` (``backbone-loss``, with
 ``mode="min"``). Prints the final test accuracy per seed (docs/usage.md,
-"Periodic evaluation and early stopping"). ``--model plain`` runs a user's
-model instead: ``perf/robustness.py``'s plain CNN (``nn.Linear`` head, split
-with ``last_layer_name="fc"``) at that matrix's digits recipe (Adam 1e-3).
+"Periodic evaluation and early stopping"). ``--model plain`` or ``bncnn``
+runs a user's model instead, ``perf/robustness.py``'s plain or BatchNorm
+CNN (``nn.Linear`` head, split with ``last_layer_name="fc"``), and
+``--data fashion`` the Fashion-MNIST subset; both at that matrix's recipe
+(digits: Adam 1e-3, 10 epochs; Fashion: Adam 1e-3, 5 epochs, batch 16,
+78,400 B).
 
     .venv/bin/python perf/early_stopping.py [--seeds 0 1 2] [--patience 2 4]
-        [--criteria accuracy backbone-loss] [--model package|plain]
+        [--criteria accuracy backbone-loss] [--model package|plain|bncnn]
+        [--data digits|fashion]
     .venv/bin/python perf/early_stopping.py --curves --seeds 0
 
 ``--curves`` prints instead, without the plugin and then with each
@@ -36,20 +40,27 @@ from avalanche.training.plugins import (
     SupervisedPlugin,
 )
 
-from robustness import PlainCNN
+import robustness
 from avalanche_featadapt import (
     BACKBONE_LOSS,
     BackboneLoss,
     FeatureAdaptationStrategy,
     SplitDigits,
-    make_digits_model,
 )
 
 warnings.filterwarnings("ignore")
 
 
-#: the package model at SplitDigits' recipe; the plain CNN at the matrix's
-LR = {"package": 1e-4, "plain": 1e-3}
+MODELS = ["package", "plain", "bncnn"]
+
+
+def recipe(model_name: str, data: str):
+    """(bytes, epochs, Adam learning rate, batch size): the package model on
+    digits at SplitDigits' recipe, everything else at the matrix's."""
+    if (model_name, data) == ("package", "digits"):
+        return 51_200, 10, 1e-4, 32
+    return robustness.DATA[data]
+
 METRIC = {"accuracy": "Top1_Acc_Stream", "backbone-loss": BACKBONE_LOSS}
 
 
@@ -79,21 +90,23 @@ def final_accuracy(
     curve=None,
     criterion: str = "accuracy",
     model_name: str = "package",
+    data: str = "digits",
 ) -> float:
     """FA's final test accuracy; ``patience=0`` runs without the plugin, and
     ``curve`` (a :class:`ValidationCurve`) records the validation values."""
+    source = (
+        SplitDigits(5, seed=seed)
+        if data == "digits"
+        else robustness.benchmark(data, "b0-5", seed, robustness.FASHION)
+    )
     bm = benchmark_with_validation_stream(
-        SplitDigits(5, seed=seed), validation_size=0.2, shuffle=True, seed=seed
+        source, validation_size=0.2, shuffle=True, seed=seed
     )
+    budget, epochs, lr, batch = recipe(model_name, data)
     torch.manual_seed(seed)
-    model, split = (
-        (make_digits_model(), {})
-        if model_name == "package"
-        else (
-            PlainCNN(),
-            {"last_layer_name": "fc"},
-        )
-    )
+    pixels = int(source.train_stream[0].dataset[0][0].numel())
+    model, last = robustness.user_model(model_name, pixels)
+    split = {"last_layer_name": last} if last else {}
     stop = EarlyStoppingPlugin(
         patience=patience,
         val_stream_name="valid_stream",
@@ -102,10 +115,10 @@ def final_accuracy(
     )
     s = FeatureAdaptationStrategy(
         model=model,
-        optimizer=torch.optim.Adam(model.parameters(), lr=LR[model_name]),
-        memory_bytes=51_200,
-        train_mb_size=32,
-        train_epochs=10,
+        optimizer=torch.optim.Adam(model.parameters(), lr=lr),
+        memory_bytes=budget,
+        train_mb_size=batch,
+        train_epochs=epochs,
         eval_every=1 if patience or curve else -1,
         plugins=([stop] if patience else []) + ([curve] if curve else []),
         evaluator=EvaluationPlugin(
@@ -129,17 +142,18 @@ def main():
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--patience", nargs="+", type=int, default=[2, 4])
     p.add_argument("--criteria", nargs="+", choices=list(METRIC), default=list(METRIC))
-    p.add_argument("--model", choices=list(LR), default="package")
+    p.add_argument("--model", choices=MODELS, default="package")
+    p.add_argument("--data", choices=["digits", "fashion"], default="digits")
     p.add_argument("--curves", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.curves:
-        return print_curves(args.seeds, args.patience, args.criteria, args.model)
+        return print_curves(args.seeds, args.patience, args.criteria, args)
     print("| run | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
     print("|---" * (len(args.seeds) + 2) + "|")
     for patience, criterion in runs(args.patience, args.criteria):
         accs = [
-            100 * final_accuracy(s, patience, None, criterion, args.model)
+            100 * final_accuracy(s, patience, None, criterion, args.model, args.data)
             for s in args.seeds
         ]
         cells = " | ".join(f"{a:.1f} %" for a in accs)
@@ -160,11 +174,11 @@ def name(patience: int, criterion: str) -> str:
     return f"{criterion}, patience={patience}"
 
 
-def print_curves(seeds, patiences, criteria, model_name):
+def print_curves(seeds, patiences, criteria, args):
     for seed in seeds:
         for patience, criterion in runs(patiences, criteria, curves=True):
             curve = ValidationCurve(criterion)
-            acc = final_accuracy(seed, patience, curve, criterion, model_name)
+            acc = final_accuracy(seed, patience, curve, criterion, args.model, args.data)
             run = name(patience, criterion)
             print(f"\nseed {seed}, {run}: validation {criterion} after k epochs")
             print("| experience | " + " | ".join(f"k={k}" for k in range(11)))
