@@ -178,7 +178,9 @@ def print_curves(seeds, patiences, criteria, args):
     for seed in seeds:
         for patience, criterion in runs(patiences, criteria, curves=True):
             curve = ValidationCurve(criterion)
-            acc = final_accuracy(seed, patience, curve, criterion, args.model, args.data)
+            acc = final_accuracy(
+                seed, patience, curve, criterion, args.model, args.data
+            )
             run = name(patience, criterion)
             print(f"\nseed {seed}, {run}: validation {criterion} after k epochs")
             print("| experience | " + " | ".join(f"k={k}" for k in range(11)))

@@ -128,7 +128,8 @@ def check_early_stopping(plugins, evaluator) -> None:
                 f"EarlyStoppingPlugin watches {BACKBONE_LOSS!r}, a loss: pass "
                 "mode='min'."
             )
-        if not any(isinstance(m, BackboneLoss) for m in evaluator.metrics):
+        metrics = getattr(evaluator, "metrics", ())
+        if not any(isinstance(m, BackboneLoss) for m in metrics):
             raise ValueError(
                 f"EarlyStoppingPlugin watches {BACKBONE_LOSS!r}, which the "
                 "evaluator does not compute, so it would never stop: pass "
