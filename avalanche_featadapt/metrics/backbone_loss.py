@@ -46,7 +46,8 @@ class BackboneLoss(PluginMetric[float]):
     too (their running statistics are put back): the value follows what the
     backbone learns, not the lag of BatchNorm's running averages, which in
     the first few epochs made the loss rise while the backbone learnt (the
-    package model, Adam 1e-3: 3.16, 3.36, 1.95, 0.51 after epochs 1-4).
+    package model, Adam 1e-3, an ad-hoc run: 3.16, 3.36, 1.95, 0.51 after
+    epochs 1-4).
 
     Before the experience's first iteration the value is ``inf``, and it is
     emitted for every periodic-evaluation stream as the experience starts:
@@ -81,11 +82,12 @@ class BackboneLoss(PluginMetric[float]):
 
     def after_training_iteration(self, strategy):
         self._trained = True
-        self._batch_stats = [
-            name
-            for name, m in strategy.model.named_modules()
-            if isinstance(m, _BatchNorm) and m.training
-        ]
+        if strategy.clock.train_epoch_iterations == 0:  # modes hold for an epoch
+            self._batch_stats = [
+                name
+                for name, m in strategy.model.named_modules()
+                if isinstance(m, _BatchNorm) and m.training
+            ]
 
     def after_training(self, strategy):
         self._classes = None

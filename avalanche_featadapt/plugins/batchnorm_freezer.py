@@ -52,12 +52,13 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
     ``patience=1``, the package model's first SplitDigits experience kept
     one epoch (8 iterations), its statistics were frozen still 43 % at
     their start, and FA ended at 24.8 % against 78.0 % without the plugin
-    (seed 0, Adam 1e-3, 4 epochs); now 90.6 against 84.2 %, the run
+    (seed 0, Adam 1e-3, 4 epochs, an ad-hoc run); now 90.6 against 84.2 %, the run
     without the plugin gaining too, its 32 updates being under 44
     (``tests/test_early_stopping.py``). Longer experiences keep their
     running statistics, as before (recomputing them there too gave 90.6
     against 91.8 % with the package model and 82.8 against 81.6 % with the
-    BatchNorm CNN of ``perf/robustness.py``, SplitDigits, seeds 0-2).
+    BatchNorm CNN of ``perf/robustness.py``, SplitDigits, seeds 0-2, ad-hoc
+    runs on that script's run path).
 
     It warns, once, when it trains an experience of a single class: there,
     frozen statistics let feature adaptation's features grow without bound
