@@ -51,8 +51,8 @@ def build(args):
 
     spec = BENCHMARKS["npz"]
     bm = spec.build("b0-5", seed=args.seed, data_root=args.npz)
-    channels = bm.train_stream[0].dataset[0][0].shape[0]
-    return bm, spec.model(channels)(initial_classes=2)
+    shape = tuple(bm.train_stream[0].dataset[0][0].shape)
+    return bm, spec.model(shape)(initial_classes=2)
 
 
 def main(argv=None):

@@ -6,8 +6,10 @@ offers, with their models and training settings, is one record each in
 - :func:`SplitArrays`, :func:`split_npz`: any uint8 image arrays, e.g. the
   Fashion-MNIST subset (``--benchmark npz --data-root FILE.npz``);
 - :func:`split_mnist`, :func:`split_fashion_mnist`: torchvision's raw files;
-- :func:`split_cifar100`, :func:`split_imagefolder`: CIFAR-100 and ImageNet
-  subsets.
+- :func:`split_image_tree` (``--benchmark imagefolder``) and
+  :func:`split_cifar100`: any class-per-folder image tree, e.g. CIFAR-100
+  exported as PNG files, and CIFAR-100's pickles, decoded once into uint8;
+- :func:`split_imagefolder`: ImageNet subsets (224 x 224, decoded per epoch).
 
 Every ``split_*`` builder is called as ``(protocol, seed=, data_root=)``.
 
@@ -24,7 +26,8 @@ from .arrays import (
 )
 from .digits import SplitDigits, digits_tensors, split_digits
 from .protocol import parse_protocol
-from .real import split_cifar100, split_imagefolder
+from .images import read_cifar100, read_image_tree, split_cifar100, split_image_tree
+from .real import split_imagefolder
 
 __all__ = [
     "SplitArrays",
@@ -32,10 +35,13 @@ __all__ = [
     "digits_tensors",
     "load_npz",
     "parse_protocol",
+    "read_cifar100",
+    "read_image_tree",
     "split_cifar100",
     "split_digits",
     "split_fashion_mnist",
     "split_mnist",
+    "split_image_tree",
     "split_imagefolder",
     "split_npz",
     "split_torchvision",

@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Optional, Tuple
 
-__all__ = ["parse_protocol", "per_exp_classes"]
+__all__ = ["check_protocol_form", "parse_protocol", "per_exp_classes"]
+
+
+def check_protocol_form(protocol: str) -> None:
+    """Refuse a protocol name that is not ``b0-N`` or ``bP-N`` before the
+    number of classes is known (before reading a dataset)."""
+    m = re.fullmatch(r"b(\d+)-(\d+)", protocol or "")
+    steps = int(m.group(2)) if m else 0
+    parse_protocol(protocol, steps if m and int(m.group(1)) == 0 else 100 * steps)
 
 
 def parse_protocol(protocol: str, n_classes: int) -> Tuple[int, Optional[int]]:

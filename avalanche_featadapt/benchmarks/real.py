@@ -1,4 +1,5 @@
-"""CIFAR-100 and ImageNet subsets from a local folder. Nothing is downloaded:
+"""ImageNet subsets from a local ImageFolder tree, decoded per epoch at
+224 x 224 (CIFAR-100 and small-image trees: :mod:`.images`). Nothing is downloaded:
 a missing or damaged file gives a clear error naming the expected layout."""
 
 from __future__ import annotations
@@ -10,16 +11,10 @@ import torch
 from .protocol import parse_protocol
 
 __all__ = [
-    "CIFAR100_LAYOUT",
     "IMAGEFOLDER_LAYOUT",
-    "split_cifar100",
     "split_imagefolder",
 ]
 
-CIFAR100_LAYOUT = (
-    "DATA_ROOT/cifar-100-python/{train,test,meta} (the extracted python version "
-    "of CIFAR-100)"
-)
 IMAGEFOLDER_LAYOUT = (
     "DATA_ROOT/train/<class>/*.JPEG and DATA_ROOT/val/<class>/*.JPEG "
     "(torchvision ImageFolder layout, the same class folders in both)"
@@ -55,41 +50,6 @@ def _nc(train, test, protocol, n_classes, seed, **kwargs):
             per_exp_classes={0: first} if first else None,
             **kwargs,
         )
-
-
-def split_cifar100(protocol: str, *, seed: int, data_root):
-    """Split CIFAR-100 with Avalanche's own ``SplitCIFAR100`` transforms
-    (random crop 32 with padding 4, horizontal flip, normalisation), built
-    with ``nc_benchmark`` from torchvision's reader with ``download=False``
-    (Avalanche's own loader downloads when a file is missing or damaged)."""
-    from avalanche.benchmarks.classic.ccifar100 import (
-        _default_cifar100_eval_transform,
-        _default_cifar100_train_transform,
-    )
-    from torchvision.datasets import CIFAR100
-
-    parse_protocol(protocol, 100)  # before any I/O
-    root = Path(data_root).expanduser() if data_root is not None else None
-    base = root / "cifar-100-python" if root else Path()
-    _require(base, "split-cifar100", data_root, CIFAR100_LAYOUT)
-    for f in ("train", "test", "meta"):
-        _require(base / f, "split-cifar100", data_root, CIFAR100_LAYOUT)
-    try:
-        train, test = (CIFAR100(str(root), train=t, download=False) for t in (1, 0))
-    except RuntimeError as e:  # torchvision's checksum: damaged files
-        raise ValueError(
-            f"split-cifar100: {base} is damaged ({e}); nothing is downloaded. "
-            f"Layout: {CIFAR100_LAYOUT}"
-        ) from e
-    return _nc(
-        train,
-        test,
-        protocol,
-        100,
-        seed,
-        train_transform=_default_cifar100_train_transform,
-        eval_transform=_default_cifar100_eval_transform,
-    )
 
 
 def split_imagefolder(protocol: str, *, seed: int, data_root, size: int = 224):
