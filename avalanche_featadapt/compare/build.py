@@ -7,7 +7,7 @@ or features are sized to fit (the counting rule of
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -44,6 +44,7 @@ def build_strategy(
     evaluator,
     eval_mb_size: int = 256,
     overrides: Optional[dict] = None,
+    plugins: Sequence = (),
 ):
     """Build strategy ``name`` (a key of
     :data:`~avalanche_featadapt.compare.registry.STRATEGIES`) with a fresh
@@ -60,6 +61,9 @@ def build_strategy(
     :param evaluator: the ``EvaluationPlugin``.
     :param eval_mb_size: the evaluation batch size.
     :param overrides: replace some of the record's hyperparameters.
+    :param plugins: plugins to run before the strategy's own (Naive, Replay
+        and LwF only: e.g. the shared base model's
+        :class:`~avalanche_featadapt.compare.base_model.BaseModelCache`).
     """
     from avalanche.training import ICaRL, JointTraining, LwF, Naive
     from avalanche.training.plugins import ReplayPlugin
@@ -74,6 +78,8 @@ def build_strategy(
     if spec.uses_budget and (memory_bytes is None or memory_bytes <= 0):
         raise ValueError(f"{name} needs memory_bytes > 0, e.g. 12800.")
     hp = {**spec.hyperparameters, **(overrides or {})}
+    if plugins and spec.kind not in ("naive", "lwf", "replay"):
+        raise ValueError(f"plugins= is taken by naive, lwf and replay, not {name}.")
     # Avalanche's iCaRL copies its model's state into a teacher of the first
     # experience's shape, so its head must be full width from the start.
     n_classes = sum(benchmark.n_classes_per_exp)
@@ -101,15 +107,16 @@ def build_strategy(
                 "bytes; raise --memory-bytes."
             )
     if spec.kind == "naive":
-        return Naive(model=model, criterion=ce, **common)
+        return Naive(model=model, criterion=ce, plugins=list(plugins), **common)
     if spec.kind == "joint":
         return JointTraining(model=model, criterion=ce, **common)
     if spec.kind == "lwf":
-        return LwF(model=model, criterion=ce, **hp, **common)
+        return LwF(model=model, criterion=ce, plugins=list(plugins), **hp, **common)
     if spec.kind == "replay":
         policy = ClassBalancedBuffer(max_size=n_images, adaptive_size=True)
         plugin = ReplayPlugin(mem_size=n_images, storage_policy=policy)
-        return Naive(model=model, criterion=ce, plugins=[plugin], **common)
+        plugins = [*plugins, plugin]
+        return Naive(model=model, criterion=ce, plugins=plugins, **common)
     if spec.kind == "icarl":
         icarl = ICaRL(
             feature_extractor=model.feature_extractor,

@@ -60,6 +60,14 @@ def _add_compare(sub):
     p.add_argument(
         "--batch-size", type=int, default=None, help="default: the benchmark's"
     )
+    p.add_argument(
+        "--train-per-class",
+        type=int,
+        default=None,
+        metavar="N",
+        help="imagefolder, split-cifar100: train on N images of each class (a "
+        "fixed subset, the same for every seed and strategy; default: all)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument(
         "--workers",
@@ -71,6 +79,13 @@ def _add_compare(sub):
         "N. With --device cuda and several GPUs, worker i uses GPU i %% count",
     )
     p.add_argument("--out", default=None, help="default: results/<benchmark>")
+    p.add_argument(
+        "--no-base-cache",
+        action="store_true",
+        help="train the first experience in every run, instead of once per seed "
+        "for the strategies that share it (naive, replay, lwf), kept in "
+        "OUT/base_models; the results are the same",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_compare)
 
@@ -139,6 +154,8 @@ def _compare(args) -> int:
                 out=out,
                 quiet=args.quiet,
                 workers=args.workers,
+                base_cache=not args.no_base_cache,
+                train_per_class=args.train_per_class,
             )
     except ComparisonFailed as e:
         if (out / "summary.md").exists():

@@ -10,7 +10,8 @@ from typing import Callable, Dict, Optional, Tuple
 
 from .. import benchmarks as B
 from ..benchmarks.arrays import NPZ_LAYOUT, TORCHVISION_LAYOUT
-from ..benchmarks.real import CIFAR100_LAYOUT, IMAGEFOLDER_LAYOUT
+from ..benchmarks.images import CIFAR100_LAYOUT, IMAGE_TREE_LAYOUT
+from ..benchmarks.real import IMAGEFOLDER_LAYOUT
 
 __all__ = [
     "BENCHMARKS",
@@ -37,6 +38,10 @@ class StrategySpec:
         features.
     :param default: whether ``featadapt compare`` runs it by default.
     :param versus: (other strategy, question) pairs the report answers.
+    :param shares_base: whether its first experience is plain cross-entropy
+        training of the benchmark's fresh model, the same for every strategy
+        that has it, so it starts from the comparison's shared base model
+        (:mod:`~avalanche_featadapt.compare.base_model`).
     """
 
     name: str
@@ -48,6 +53,7 @@ class StrategySpec:
     drift: bool = False
     default: bool = True
     versus: Tuple[Tuple[str, str], ...] = ()
+    shares_base: bool = False
 
     @property
     def keeps_memory(self) -> bool:
@@ -82,14 +88,16 @@ _EQ = "at the same bytes"
 S = StrategySpec
 # fmt: off
 _RECORDS = [
-    S("naive", "naive", {}, "fine-tuning: the lower bound", "none", "tab:gray"),
+    S("naive", "naive", {}, "fine-tuning: the lower bound", "none", "tab:gray",
+      shares_base=True),
     S("joint", "joint", {}, "all experiences at once: the upper bound", "none",
       "black"),
     S("lwf", "lwf", {"alpha": 1.0, "temperature": 2.0},
       "Li & Hoiem, TPAMI 2017, Sec. 3: lambda_o = 1, T = 2", "none", "tab:orange",
-      versus=(("naive", "LwF vs Naive"),)),
+      versus=(("naive", "LwF vs Naive"),), shares_base=True),
     S("icarl", "icarl", {"fixed_memory": True}, _ICARL_SRC, "budget", "tab:green"),
-    S("replay", "replay", {}, _REPLAY_SRC, "budget", "tab:olive"),
+    S("replay", "replay", {}, _REPLAY_SRC, "budget", "tab:olive",
+      shares_base=True),
     S("sdc", "sdc", dict(_SDC), _SDC_SRC, "fixed", "tab:blue", drift=True,
       versus=(("sdc-nocomp",
                "SDC vs its base E-LwF (same training, stale prototypes)"),)),
@@ -136,16 +144,16 @@ STRATEGIES: Dict[str, StrategySpec] = {r.name: r for r in _RECORDS}
 DEFAULT_STRATEGIES = [r.name for r in _RECORDS if r.default]
 
 
-def _small_cnn(in_channels: int):
+def _small_cnn(shape):
     """The small CNN (:class:`~avalanche_featadapt.models.DigitsCNN` at width
     16, 64-d feature, cosine head) for images of any size (adaptive pooling)
-    with ``in_channels`` channels."""
+    of ``shape`` (C x H x W)."""
 
     def factory(*, initial_classes: int = 2, width: int = 16):
         from ..models import CosineIncrementalClassifier, DigitsCNN
         from ..models import FeatureClassifierModel
 
-        kw = {"in_channels": in_channels} if in_channels != 1 else {}
+        kw = {"in_channels": shape[0]} if shape[0] != 1 else {}
         return FeatureClassifierModel(
             DigitsCNN(64, width=width, **kw),
             CosineIncrementalClassifier(64, initial_classes),
@@ -154,22 +162,28 @@ def _small_cnn(in_channels: int):
     return factory
 
 
-def _digits_cnn(in_channels: int):
+def _digits_cnn(shape):
     from ..models import make_digits_model
 
     return make_digits_model
 
 
-def _resnet32(in_channels: int):
+def _resnet32(shape):
     from ..models import make_resnet32
 
-    return lambda **kw: make_resnet32(in_channels=in_channels, **kw)
+    return lambda **kw: make_resnet32(in_channels=shape[0], **kw)
 
 
-def _resnet18(in_channels: int):
+def _resnet18(shape):
     from ..models import make_resnet18
 
     return make_resnet18
+
+
+def _by_size(shape):
+    """Images of up to 64 x 64 pixels: :func:`_small_cnn`; larger ones:
+    ResNet-18 (the paper's ImageNet network)."""
+    return _small_cnn(shape) if shape[1] * shape[2] <= 64 * 64 else _resnet18(shape)
 
 
 @dataclass(frozen=True)
@@ -179,7 +193,7 @@ class BenchmarkSpec:
     :param name: its CLI name.
     :param build: ``(protocol, seed=, data_root=) -> benchmark``.
     :param layout: what ``--data-root`` must hold ("" if embedded).
-    :param model: ``in_channels -> model factory``; the factory is called as
+    :param model: ``(C, H, W) of an image -> model factory``; called as
         ``factory(initial_classes=...)`` for a fresh model.
     :param epochs, lr, batch_size: the shared training settings (Adam).
     :param schedule: the learning-rate schedule.
@@ -211,9 +225,9 @@ _NPZ = (
     "(a user's BatchNorm CNN, seeds 0-2: 51.0, 50.0 and 49.5 % at batch 64, "
     "70.5, 68.9 and 72.7 % at 16; docs/results.md, 'Caveat')"
 )
-_CIFAR = (
-    "ResNet-32 as in iCaRL (Rebuffi et al., CVPR 2017); Adam 1e-3 for 60 "
-    "epochs instead of iCaRL's SGD 2.0 for 70, to share one optimiser"
+_TREE = (
+    "the small CNN for images up to 64 x 64 (CIFAR-100 at CPU scale), "
+    "ResNet-18 above; Adam 1e-3, batch 64"
 )
 _DIGITS = (
     "Adam 1e-4 tuned on SplitDigits 5x2 for FA at 20 epochs; 10 keep the main "
@@ -235,8 +249,11 @@ BENCHMARKS: Dict[str, BenchmarkSpec] = {b.name: b for b in [
        (1, 28, 28)),
     BS("split-mnist", B.split_mnist, _TV.format(name="MNIST"), _resnet32, 5, 1e-3,
        128, "constant", "ResNet-32; MNIST is learnt in a few epochs", (1, 28, 28)),
-    BS("split-cifar100", B.split_cifar100, CIFAR100_LAYOUT, _resnet32, 60, 1e-3,
-       128, "constant", _CIFAR, (3, 32, 32)),
+    BS("imagefolder", B.split_image_tree, IMAGE_TREE_LAYOUT, _by_size, 10, 1e-3,
+       64, "constant", _TREE),
+    BS("split-cifar100", B.split_cifar100, CIFAR100_LAYOUT, _by_size, 10, 1e-3,
+       64, "constant", _TREE + "; the imagefolder record's recipe, so that both "
+       "layouts of CIFAR-100 give the same results", (3, 32, 32)),
     BS("imagenet-subset", B.split_imagefolder, IMAGEFOLDER_LAYOUT, _resnet18, 30,
        1e-3, 64, "constant", _INET, (3, 224, 224)),
 ]}

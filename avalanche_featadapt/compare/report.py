@@ -185,10 +185,35 @@ def _drift_table(rows) -> List[str]:
     return lines
 
 
-def summarize(rows: List[Dict], settings: str = "", failures=()) -> str:
+def base_line(names, shared: bool) -> str:
+    """One line: which of ``names`` started from the shared base model of
+    the first experience, and which trained it themselves."""
+    share = [n for n in names if STRATEGIES[n].shares_base]
+    own = [n for n in names if not STRATEGIES[n].shares_base]
+    if not shared:
+        return "First experience: every strategy trained its own (no base cache)."
+    parts = []
+    if share:
+        parts.append(
+            f"from the shared base model, one per seed: {', '.join(share)} (a "
+            "run that found it cached has no first-experience training time)"
+        )
+    if own:
+        parts.append(f"trained by each itself: {', '.join(own)}")
+    return "First experience: " + "; ".join(parts) + "."
+
+
+def summarize(
+    rows: List[Dict], settings: str = "", failures=(), shared_base=None
+) -> str:
     """The markdown summary: final accuracy against memory with the
     crossovers, then one section per budget (mean ± std over seeds; no spread
-    with one seed), drift, and the failed runs if any."""
+    with one seed), drift, and the failed runs if any.
+
+    :param shared_base: whether the comparison shared the first
+        experience's base model (:func:`base_line`); None (e.g. rewritten
+        from a results.csv): not said.
+    """
     budgets = budgets_of(rows)
     one_seed = len({r["seed"] for r in rows}) < 2
     names = list(dict.fromkeys(r["strategy"] for r in rows))
@@ -223,6 +248,8 @@ def summarize(rows: List[Dict], settings: str = "", failures=()) -> str:
         "Strategies without a budget-sized memory (naive, joint, lwf, SDC's "
         "prototypes) run once per seed; their rows repeat at every budget.",
     ]
+    if shared_base is not None:
+        lines += ["", base_line(names, shared_base)]
     for b in budgets:
         lines += ["", f"## Budget {b:,} bytes ({fmt_bytes(b)})", ""]
         lines += _budget_table(rows, b, one_seed)

@@ -94,6 +94,8 @@ def run_comparison(
     overrides: Optional[Dict[str, dict]] = None,
     default_images: Sequence[int] = (DEFAULT_IMAGES,),
     workers: int = 1,
+    train_per_class: Optional[int] = None,
+    base_cache: bool = True,
 ) -> List[Dict]:
     """Run every strategy on every seed at every budget; write results.csv
     (after each finished run), summary.md and the plots to ``out`` (if given).
@@ -112,6 +114,14 @@ def run_comparison(
         CPU, so the rows are the same for every ``workers``
         (:mod:`~avalanche_featadapt.compare.workers`); with ``device="cuda"``
         and several GPUs, worker i uses GPU ``i % count``.
+    :param train_per_class: train on the first N images of each class only
+        (benchmarks from images: ``imagefolder``, ``split-cifar100``); a
+        fixed subset, the same for every seed and strategy.
+    :param base_cache: train the first experience once per seed for the
+        strategies that share it (their records' ``shares_base``) and keep it
+        in ``out/base_models``, reused by later comparisons with the same
+        model, data and recipe (:mod:`~avalanche_featadapt.compare.base_model`);
+        the rows are the same as without it. Needs ``out``.
     :raises ComparisonFailed: after writing everything, if some runs failed.
     """
     strategies = list(strategies or DEFAULT_STRATEGIES)
@@ -134,8 +144,10 @@ def run_comparison(
             lr=spec.lr if lr is None else lr,
             batch_size=spec.batch_size if batch_size is None else batch_size,
         ),
+        data_options=_data_options(benchmark, train_per_class),
+        base_models=str(out / "base_models") if out and base_cache else None,
     )
-    benches = {s: spec.build(protocol, seed=s, data_root=data_root) for s in seeds}
+    benches = {s: setting.build(s) for s in seeds}
     first = benches[seeds[0]]
     budgets = sorted(
         default_budgets(first, default_images) if budgets is None else budgets
@@ -199,12 +211,37 @@ def run_comparison(
             f"benchmark={benchmark} protocol={protocol} seeds={seeds} "
             f"budgets={budgets} epochs={t['epochs']} lr={t['lr']} "
             f"batch={t['batch_size']}"
+        ) + (f" train_per_class={train_per_class}" if train_per_class else "")
+        shared = setting.base_models is not None
+        (out / "summary.md").write_text(
+            summarize(rows, settings, failed, shared_base=shared)
         )
-        (out / "summary.md").write_text(summarize(rows, settings, failed))
         plot_all(rows, out)
     if failed:
         raise ComparisonFailed(failed, rows)
     return rows
+
+
+def _data_options(benchmark: str, train_per_class) -> Optional[dict]:
+    """The builder's extra arguments; refused where the builder has none."""
+    import inspect
+
+    if train_per_class is None:
+        return None
+    if (
+        "train_per_class"
+        not in inspect.signature(BENCHMARKS[benchmark].build).parameters
+    ):
+        takes = [
+            n
+            for n, b in BENCHMARKS.items()
+            if "train_per_class" in inspect.signature(b.build).parameters
+        ]
+        raise ValueError(
+            f"--train-per-class is for the benchmarks {takes}, not {benchmark}; "
+            "leave it out."
+        )
+    return {"train_per_class": train_per_class}
 
 
 def _tag(name: str, seed: int, budget: int) -> str:

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
+from .base_model import BaseModelCache, BaseModelKey
 from .build import build_strategy
 from .registry import STRATEGIES
 
@@ -57,13 +58,34 @@ def _row(res: Dict, benchmark, i: int) -> Dict:
     }
 
 
+def _base_plugin(name, key: Optional[BaseModelKey], seed, kw) -> list:
+    """[BaseModelCache] for a strategy that shares the base model, else []."""
+    if key is None or not STRATEGIES[name].shares_base:
+        return []
+    recipe = ("model_factory", "epochs", "lr", "batch_size", "device")
+    return [BaseModelCache(path=key.path(seed=seed, **{k: kw[k] for k in recipe}))]
+
+
 def run_one(
-    name, benchmark, *, seed, memory_bytes, log_dir=None, progress=None, **kw
+    name,
+    benchmark,
+    *,
+    seed,
+    memory_bytes,
+    log_dir=None,
+    progress=None,
+    base_cache: Optional[BaseModelKey] = None,
+    **kw,
 ) -> List[Dict]:
     """Train and evaluate strategy ``name`` on ``benchmark``: one row per
     experience (JointTraining: one row, after training on everything).
     ``kw`` goes to :func:`~avalanche_featadapt.compare.build.build_strategy`
-    (model_factory, epochs, lr, batch_size, device, overrides)."""
+    (model_factory, epochs, lr, batch_size, device, overrides).
+
+    :param base_cache: where the shared base models are; a strategy whose
+        record ``shares_base`` then takes its first experience from there, or
+        trains it and stores it (the same rows either way).
+    """
     from ..metrics import DriftMetric
 
     torch.manual_seed(seed)
@@ -74,6 +96,7 @@ def run_one(
         benchmark=benchmark,
         memory_bytes=memory_bytes,
         evaluator=evaluator(log_dir, drift),
+        plugins=_base_plugin(name, base_cache, seed, kw),
         **kw,
     )
     rows, wall, n = [], 0.0, len(benchmark.train_stream)

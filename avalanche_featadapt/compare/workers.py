@@ -56,6 +56,21 @@ class Setting:
     protocol: str
     data_root: Optional[str]
     training: dict  # epochs, lr, batch_size
+    #: extra keyword arguments of the benchmark's builder (train_per_class)
+    data_options: Optional[dict] = None
+    #: the shared base models' folder (``<out>/base_models``); None: no cache
+    base_models: Optional[str] = None
+
+    def build(self, seed: int):
+        """The benchmark of ``seed``, from the registry's builder."""
+        from .registry import BENCHMARKS
+
+        return BENCHMARKS[self.benchmark].build(
+            self.protocol,
+            seed=seed,
+            data_root=self.data_root,
+            **(self.data_options or {}),
+        )
 
 
 def worker_devices(device: str, workers: int) -> List[str]:
@@ -81,7 +96,16 @@ def run_threads():
         torch.set_num_threads(before)
 
 
-def _attempt(job: Job, benchmark, *, model_factory, device, training, progress=None):
+def _attempt(
+    job: Job,
+    benchmark,
+    *,
+    model_factory,
+    device,
+    training,
+    progress=None,
+    base_cache=None,
+):
     """("ok", rows) or ("failed", message, traceback) for one job."""
     from .single_run import run_one
 
@@ -93,6 +117,7 @@ def _attempt(job: Job, benchmark, *, model_factory, device, training, progress=N
             memory_bytes=job.budget,
             log_dir=job.log_dir,
             progress=progress,
+            base_cache=base_cache,
             overrides=job.overrides,
             model_factory=model_factory,
             device=device,
@@ -104,12 +129,28 @@ def _attempt(job: Job, benchmark, *, model_factory, device, training, progress=N
 
 
 def model_factory_of(name: str, benchmark):
-    """The model factory of benchmark record ``name`` for the image channels
-    of ``benchmark``."""
+    """The model factory of benchmark record ``name`` for the images of
+    ``benchmark`` (their C x H x W shape)."""
     from .registry import BENCHMARKS
 
-    channels = benchmark.train_stream[0].dataset.eval()[0][0].shape[0]
-    return BENCHMARKS[name].model(channels)
+    shape = tuple(benchmark.train_stream[0].dataset.eval()[0][0].shape)
+    return BENCHMARKS[name].model(shape)
+
+
+def base_key_of(setting: Setting):
+    """The shared base models' :class:`BaseModelKey` of ``setting``, or None
+    without a cache."""
+    from .base_model import BaseModelKey
+
+    if setting.base_models is None:
+        return None
+    return BaseModelKey(
+        folder=setting.base_models,
+        benchmark=setting.benchmark,
+        protocol=setting.protocol,
+        data_root=setting.data_root,
+        data_options=setting.data_options,
+    )
 
 
 # --- in each worker process ------------------------------------------------
@@ -130,15 +171,10 @@ def _init_worker(setting: Setting, devices: Sequence[str], counter) -> None:
 
 
 def _run_in_worker(job: Job):
-    from .registry import BENCHMARKS
-
     setting: Setting = _WORKER["setting"]
     benches = _WORKER.setdefault("benchmarks", {})
     if job.seed not in benches:
-        spec = BENCHMARKS[setting.benchmark]
-        benches[job.seed] = spec.build(
-            setting.protocol, seed=job.seed, data_root=setting.data_root
-        )
+        benches[job.seed] = setting.build(job.seed)
     bench = benches[job.seed]
     return _attempt(
         job,
@@ -146,6 +182,7 @@ def _run_in_worker(job: Job):
         model_factory=model_factory_of(setting.benchmark, bench),
         device=_WORKER["device"],
         training=setting.training,
+        base_cache=base_key_of(setting),
     )
 
 
@@ -178,6 +215,7 @@ def execute(
                     device=device,
                     training=setting.training,
                     progress=progress,
+                    base_cache=base_key_of(setting),
                 )
             done(i, res)
         return
