@@ -165,3 +165,44 @@ def test_holds_the_old_class_features_in_an_avalanche_loop(digits, tmp_path):
     assert cos[1.0] > cos[0.0] + 0.05
     assert cos[10.0] > cos[1.0] + 0.05
     assert 1 - cos[10.0] < 0.5 * (1 - cos[0.0])
+
+
+def test_adversarial_images_made_once_per_experience_same_results(monkeypatch):
+    """AdversarialDistillation and AdapterTrainer share one computation of
+    ADC's images per experience; the run is bit-identical to computing them
+    in each plugin."""
+    import avalanche_featadapt.plugins.adc as adc
+    import avalanche_featadapt.plugins.adversarial_distillation as ad
+    from avalanche_featadapt.compare import run_comparison
+
+    calls = []
+    compute = adc.adversarial_images
+
+    def counted(*a, **k):
+        calls.append(1)
+        return compute(*a, **k)
+
+    def go():
+        calls.clear()
+        return run_comparison(
+            benchmark="split-digits",
+            protocol="b40-3",
+            strategies=["featadapt"],
+            seeds=[0],
+            memory_bytes=[3200],
+            epochs=2,
+            quiet=True,
+        )
+
+    monkeypatch.setattr(adc, "adversarial_images", counted)
+    shared = go()
+    assert len(calls) == 3  # experiences 2 to 4, once each
+
+    def unshared(strategy, *a, **k):
+        return counted(*a, **k)
+
+    monkeypatch.setattr(adc, "shared_adversarial_images", unshared)
+    monkeypatch.setattr(ad, "shared_adversarial_images", unshared)
+    each = go()
+    assert len(calls) == 6  # each plugin computes its own
+    assert [r["accuracy"] for r in shared] == [r["accuracy"] for r in each]

@@ -198,6 +198,7 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
                 step_size=self.adc_step_size,
                 per_class=self.adc_per_class,
                 device=strategy.device,
+                strategy=strategy,
             )
             v_hat, v, y = (
                 torch.cat([v_hat, a_hat]),

@@ -18,7 +18,7 @@ from .._utils import (
     feature_extractor_of,
     teacher_of,
 )
-from .adc import adversarial_images
+from .adc import shared_adversarial_images
 from .feature_buffer import FeatureBuffer
 
 __all__ = ["AdversarialDistillation"]
@@ -93,7 +93,8 @@ class AdversarialDistillation(SupervisedPlugin, supports_distributed=True):
         fe = feature_extractor_of(strategy, self.feature_extractor)
         teacher = teacher_of(strategy, fe)
         protos = {c: self.buffer.features_of(c).float().mean(0) for c in old}
-        x, _ = adversarial_images(
+        x, _ = shared_adversarial_images(
+            strategy,
             teacher,
             strategy.experience.dataset,
             protos,
