@@ -41,6 +41,8 @@ MODULES = [
     "avalanche_featadapt.compare.run",
     "avalanche_featadapt.compare.single_run",
     "avalanche_featadapt.compare.workers",
+    "avalanche_featadapt.compare.trainings",
+    "avalanche_featadapt.compare.select",
     "avalanche_featadapt.compare.report",
     "avalanche_featadapt.compare.plots",
     "avalanche_featadapt.compare.cli",

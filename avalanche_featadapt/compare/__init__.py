@@ -12,6 +12,10 @@ bytes, writing results.csv, summary.md and plots.
   budget;
 - :mod:`~avalanche_featadapt.compare.workers`: the runs one after the other
   or over a pool of processes (``--workers N``);
+- :mod:`~avalanche_featadapt.compare.trainings`: the training budgets of
+  each strategy (shared, or each at its best);
+- :mod:`~avalanche_featadapt.compare.select`: ``featadapt select``, the
+  training budgets chosen on validation data;
 - :mod:`~avalanche_featadapt.compare.report`: statistics and summary.md;
 - :mod:`~avalanche_featadapt.compare.plots`: one function per figure;
 - :mod:`~avalanche_featadapt.compare.cli`: the ``featadapt`` command.

@@ -1,5 +1,6 @@
 """The ``featadapt`` command line: ``featadapt compare``, ``featadapt
-report`` and ``featadapt list``. A bare ``featadapt`` prints this help."""
+select``, ``featadapt report`` and ``featadapt list``. A bare ``featadapt``
+prints this help."""
 
 from __future__ import annotations
 
@@ -11,20 +12,16 @@ from pathlib import Path
 
 from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
 from .run import DEFAULT_SWEEP_IMAGES, OUTPUTS, ComparisonFailed, run_comparison
+from .run import TEXT_FIELDS
+from .select_cli import add_select
 
 __all__ = ["build_parser", "main"]
 
 _SWEEP = ", ".join(map(str, DEFAULT_SWEEP_IMAGES))
 
 
-def _add_compare(sub):
-    p = sub.add_parser(
-        "compare",
-        help="run every strategy side by side at one or several memory budgets",
-        description="Compare feature adaptation with iCaRL, LwF, SDC, Replay, "
-        "Naive and Joint at memory budgets in bytes (images at 8 bits per pixel, "
-        "features at their dtype); writes results.csv, summary.md and plots.",
-    )
+def _common(p, seeds):
+    """The options ``compare`` and ``select`` share."""
     p.add_argument("--benchmark", default="split-digits", choices=list(BENCHMARKS))
     p.add_argument(
         "--data-root",
@@ -45,7 +42,7 @@ def _add_compare(sub):
         metavar="NAME",
         help=f"from {list(STRATEGIES)} (default: {' '.join(DEFAULT_STRATEGIES)})",
     )
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--seeds", nargs="+", type=int, default=seeds)
     p.add_argument(
         "--memory-bytes",
         nargs="+",
@@ -55,7 +52,32 @@ def _add_compare(sub):
         help=f"one or several budgets in bytes (default: the bytes of {_SWEEP} "
         "images of the benchmark; on split-digits 3200 51200)",
     )
-    p.add_argument("--epochs", type=int, default=None, help="default: the benchmark's")
+
+
+def _add_compare(sub):
+    p = sub.add_parser(
+        "compare",
+        help="run every strategy side by side at one or several memory budgets",
+        description="Compare feature adaptation with iCaRL, LwF, SDC, Replay, "
+        "Naive and Joint at memory budgets in bytes (images at 8 bits per pixel, "
+        "features at their dtype); writes results.csv, summary.md and plots.",
+    )
+    _common(p, [0, 1, 2])
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="default: the benchmark's shared training budget; given, every "
+        "strategy trains for it (no 'each at its best' runs)",
+    )
+    p.add_argument(
+        "--training",
+        choices=("shared", "best", "both"),
+        default="both",
+        help="shared: every strategy at the benchmark's shared epochs; best: "
+        "each at its epochs chosen by `featadapt select` (recorded in the "
+        "registry); both (default): both, a run serving both where they agree",
+    )
     p.add_argument("--lr", type=float, default=None, help="default: the benchmark's")
     p.add_argument(
         "--batch-size", type=int, default=None, help="default: the benchmark's"
@@ -121,13 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(title="subcommands", dest="command", metavar="SUBCOMMAND")
     _add_compare(sub)
+    add_select(sub, _common)
     _add_report(sub)
     _add_list(sub)
     return p
 
 
-def _error(msg) -> int:
-    print(f"featadapt compare: error: {msg}", file=sys.stderr)
+def _error(msg, command="compare") -> int:
+    print(f"featadapt {command}: error: {msg}", file=sys.stderr)
     return 2
 
 
@@ -156,6 +179,7 @@ def _compare(args) -> int:
                 workers=args.workers,
                 base_cache=not args.no_base_cache,
                 train_per_class=args.train_per_class,
+                training=args.training,
             )
     except ComparisonFailed as e:
         if (out / "summary.md").exists():
@@ -171,12 +195,13 @@ def _compare(args) -> int:
 def read_results(path) -> list:
     """The rows of a results.csv, with numbers as numbers."""
     ints = {"seed", "budget_bytes", "experience", "classes_seen", "memory_bytes"}
+    ints.add("epochs")
     rows = []
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             rows.append(
                 {
-                    k: v if k == "strategy" else int(v) if k in ints else float(v)
+                    k: v if k in TEXT_FIELDS else int(v) if k in ints else float(v)
                     for k, v in r.items()
                 }
             )
@@ -210,6 +235,7 @@ def _list(args) -> int:
             f"  {b.name}: {b.epochs} epochs, lr {b.lr}, batch {b.batch_size}, "
             f"{b.schedule}\n      {b.source}"
         )
+        print(f"      epochs: {b.selection_note()}")
         print(f"      data: {b.layout or 'embedded (scikit-learn)'}")
         if b.image_shape:
             c, h, w = b.image_shape

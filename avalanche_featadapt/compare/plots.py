@@ -9,6 +9,7 @@ import numpy as np
 
 from .registry import STRATEGIES
 from .report import budgets_of, crossings, fmt_bytes, stats
+from .trainings import by_training
 
 __all__ = [
     "COLORS",
@@ -90,21 +91,47 @@ def plot_accuracy_per_experience(rows: List[Dict], path: Path) -> None:
 
 
 def plot_accuracy_vs_memory(rows: List[Dict], path: Path) -> List[str]:
-    """Final accuracy against the budget: one curve per strategy with a
-    budget-sized memory (mean ± std band), a dashed level for the others,
-    a log x axis in KB/MB, and a dotted line where FA's curve crosses
-    Replay's. Names are in a legend beside the axes, so no label overlaps
-    another or a curve; returns the legend's labels."""
+    """Average incremental accuracy (left, the headline) and final accuracy
+    (right) against the budget: one curve per strategy with a budget-sized
+    memory (mean ± std band), a dashed level for the others, a log x axis in
+    KB/MB, and a dotted line where FA's curve crosses Replay's. Names are in
+    a legend beside the axes, so no label overlaps another or a curve;
+    returns the legend's labels."""
     plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(13.5, 4.8))
+    for ax, key in zip(axes, ("avg_inc", "final")):
+        _accuracy_vs_memory(ax, rows, key)
+    named = {}  # the panels' labels, each once (a crossing may differ)
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            named.setdefault(lab, h)
+    legend = axes[1].legend(
+        named.values(),
+        named.keys(),
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+    )
+    fig.suptitle("Accuracy against memory (mean ± std over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def _accuracy_vs_memory(ax, rows: List[Dict], key: str) -> None:
     budgets = budgets_of(rows)
     per = {b: stats(rows, b) for b in budgets}
-    fig, ax = plt.subplots(figsize=(8.5, 4.8))
     for name in dict.fromkeys(r["strategy"] for r in rows):
         c = COLORS.get(name)
+        if name == "joint" and key == "avg_inc":  # one step: its final accuracy
+            key_of = "final"
+        else:
+            key_of = key
         if STRATEGIES[name].uses_budget and len(budgets) > 1:
             xs = [b for b in budgets if name in per[b]]
-            m = np.array([100 * np.mean(per[b][name]["final"]) for b in xs])
-            sd = np.array([100 * np.std(per[b][name]["final"]) for b in xs])
+            m = np.array([100 * np.mean(per[b][name][key_of]) for b in xs])
+            sd = np.array([100 * np.std(per[b][name][key_of]) for b in xs])
             ax.plot(
                 xs,
                 m,
@@ -117,21 +144,22 @@ def plot_accuracy_vs_memory(rows: List[Dict], path: Path) -> List[str]:
             ax.fill_between(xs, m - sd, m + sd, color=c, alpha=0.15)
         else:
             b = budgets[0]
-            m = 100 * np.mean(per[b][name]["final"])
+            m = 100 * np.mean(per[b][name][key_of])
             kept = int(np.max(per[b][name]["memory"]))
             what = "no memory" if kept == 0 else f"holds {fmt_bytes(kept)}"
             if len(budgets) > 1:
                 ax.axhline(m, ls="--", color=c, lw=1, label=f"{name} ({what})")
             else:
                 ax.plot([b], [m], "o", color=c, label=f"{name} ({what})")
-    got = crossings(rows, "featadapt", "replay")
+    got = crossings(rows, "featadapt", "replay", key)
     for lo, hi, at, who in got[2] if got else []:
         ax.axvline(
             at,
             ls=":",
             color="k",
             lw=1,
-            label=f"FA and Replay cross near {fmt_bytes(at)} ({who} above)",
+            label=f"FA and Replay cross near {fmt_bytes(at)} ({who} above; "
+            f"{'avg. inc.' if key == 'avg_inc' else 'final'})",
         )
     ax.set_xscale("log")
     ax.set_xticks(budgets)
@@ -140,15 +168,14 @@ def plot_accuracy_vs_memory(rows: List[Dict], path: Path) -> List[str]:
     ax.set_xlabel(
         "memory budget (log scale; 1 KB = 1,000 bytes, images at 8 bits/pixel)"
     )
-    ax.set_ylabel("final accuracy (%)")
+    what = "average incremental" if key == "avg_inc" else "final"
+    ax.set_ylabel(f"{what} accuracy (%)")
     ax.set_ylim(0, 101)
     ax.grid(alpha=0.3)
-    legend = ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title("Final accuracy against memory (mean ± std over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [t.get_text() for t in legend.get_texts()]
+    ax.set_title(
+        f"{what[0].upper() + what[1:]} accuracy"
+        + (" (joint: final)" if key == "avg_inc" else "")
+    )
 
 
 def plot_drift(rows: List[Dict], path: Path) -> List[str]:
@@ -202,11 +229,21 @@ def plot_drift(rows: List[Dict], path: Path) -> List[str]:
 
 
 def plot_all(rows: List[Dict], out: Path) -> List[Path]:
-    """Every figure into ``out``; returns the files written."""
+    """Every figure into ``out``; returns the files written. Rows of both
+    trainings: the figures of "each at its best" under the usual names,
+    those of "at the shared budget" with ``_shared`` added."""
     out = Path(out)
-    written = [out / "accuracy_per_experience.png", out / "accuracy_vs_memory.png"]
-    plot_accuracy_per_experience(rows, written[0])
-    plot_accuracy_vs_memory(rows, written[1])
-    if plot_drift(rows, out / "drift.png"):
-        written.append(out / "drift.png")
+    written: List[Path] = []
+    parts = by_training(rows)
+    for training, _, rs in parts:
+        end = "_shared.png" if len(parts) > 1 and training == "shared" else ".png"
+        files = [
+            out / f"accuracy_per_experience{end}",
+            out / f"accuracy_vs_memory{end}",
+        ]
+        plot_accuracy_per_experience(rs, files[0])
+        plot_accuracy_vs_memory(rs, files[1])
+        if plot_drift(rs, out / f"drift{end}"):
+            files.append(out / f"drift{end}")
+        written += files
     return written

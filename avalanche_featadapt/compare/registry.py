@@ -5,8 +5,8 @@ orderings, the plots' colours, the memory check) reads these records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from .. import benchmarks as B
 from ..benchmarks.arrays import NPZ_LAYOUT, TORCHVISION_LAYOUT
@@ -200,6 +200,10 @@ class BenchmarkSpec:
     :param source: where the settings come from.
     :param image_shape: C x H x W of an image as stored (for the budgets),
         or None when it depends on the file.
+    :param best_epochs: strategy -> its epochs chosen on validation data
+        ("each at its best"); empty when no selection is recorded.
+    :param selection: the ``featadapt select`` command that chose ``epochs``
+        (the shared training budget) and ``best_epochs``; "" when none did.
     """
 
     name: str
@@ -212,6 +216,20 @@ class BenchmarkSpec:
     schedule: str
     source: str
     image_shape: Optional[Tuple[int, int, int]] = None
+    best_epochs: Mapping[str, int] = field(default_factory=dict)
+    selection: str = ""
+
+    @property
+    def selected(self) -> bool:
+        """Whether a selection on validation data is recorded."""
+        return bool(self.selection)
+
+    def selection_note(self) -> str:
+        """Where the epochs come from, in words."""
+        if not self.selected:
+            return f"{self.epochs} epochs chosen by hand; no selection recorded"
+        best = ", ".join(f"{k} {v}" for k, v in self.best_epochs.items())
+        return f"shared {self.epochs} epochs, each at its best: {best}; by {self.selection}"
 
 
 _FASHION = (

@@ -1,5 +1,7 @@
 """Statistics over seeds, the crossover of accuracy-versus-memory curves, and
-summary.md."""
+summary.md. The headline measure is the paper's average incremental
+accuracy (``avg_inc``: the mean over the steps of the accuracy on all
+classes seen so far, the first step included); final accuracy follows."""
 
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .registry import STRATEGIES
+from .trainings import by_training
 
 __all__ = ["crossings", "crossover", "fmt_bytes", "stats", "summarize"]
 
 _KEYS = ("final", "avg_inc", "forgetting", "memory", "wall", "min_new")
+#: the measures of the summary's tables, crossovers and orderings, headline first
+_MEASURES = (("avg_inc", "average incremental accuracy"), ("final", "final accuracy"))
 
 
 def budgets_of(rows: List[Dict]) -> List[int]:
@@ -71,18 +76,18 @@ def _pm(v, pct=True, digits=1):
     return f"{f * v.mean():.{digits}f} ± {f * v.std():.{digits}f}"
 
 
-def crossings(rows: List[Dict], a: str, b: str):
-    """(budgets, differences, crossings) of ``a``'s mean final accuracy
-    minus ``b``'s at each budget; a crossing is (lower budget, upper budget,
-    log-linear estimate of where the curves cross, who leads above it).
-    None if either strategy is missing."""
+def crossings(rows: List[Dict], a: str, b: str, key: str = "final"):
+    """(budgets, differences, crossings) of ``a``'s mean ``key`` accuracy
+    ("final" or "avg_inc") minus ``b``'s at each budget; a crossing is
+    (lower budget, upper budget, log-linear estimate of where the curves
+    cross, who leads above it). None if either strategy is missing."""
     budgets = budgets_of(rows)
     d = []
     for x in budgets:
         st = stats(rows, x)
         if a not in st or b not in st:
             return None
-        d.append(float(np.mean(st[a]["final"]) - np.mean(st[b]["final"])))
+        d.append(float(np.mean(st[a][key]) - np.mean(st[b][key])))
     found = []
     for i in range(len(d) - 1):
         if (d[i] > 0) != (d[i + 1] > 0):
@@ -93,10 +98,10 @@ def crossings(rows: List[Dict], a: str, b: str):
     return budgets, d, found
 
 
-def crossover(rows: List[Dict], a: str, b: str) -> Optional[str]:
-    """Where ``a``'s curve of mean final accuracy against budget crosses
-    ``b``'s, in words (None if either is missing)."""
-    got = crossings(rows, a, b)
+def crossover(rows: List[Dict], a: str, b: str, key: str = "final") -> Optional[str]:
+    """Where ``a``'s curve of mean ``key`` accuracy ("final" or "avg_inc")
+    against budget crosses ``b``'s, in words (None if either is missing)."""
+    got = crossings(rows, a, b, key)
     if got is None:
         return None
     budgets, d, found = got
@@ -117,14 +122,14 @@ def crossover(rows: List[Dict], a: str, b: str) -> Optional[str]:
 def _budget_table(rows, budget, one_seed) -> List[str]:
     st = stats(rows, budget)
     lines = [
-        "| strategy | final acc (%) | avg incremental acc (%) | forgetting (%) "
+        "| strategy | avg incremental acc (%) | final acc (%) | forgetting (%) "
         "| memory bytes | wall time (s) |",
         "|---|---|---|---|---|---|",
     ]
     for name, s in st.items():
         avg = "—" if name == "joint" else _pm(s["avg_inc"])
         lines.append(
-            f"| {name} | {_pm(s['final'])} | {avg} | {_pm(s['forgetting'])} "
+            f"| {name} | {avg} | {_pm(s['final'])} | {_pm(s['forgetting'])} "
             f"| {int(np.max(s['memory'])):,} | {_pm(s['wall'], pct=False)} |"
         )
     at = [r for r in rows if r["budget_bytes"] == budget]
@@ -144,17 +149,18 @@ def _budget_table(rows, budget, one_seed) -> List[str]:
             mem = int(max(r["memory_bytes"] for r in rs)) if rs else 0
             cells.append(f"{acc:.1f} % ({mem:,} B)" if rs else "")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Orderings (final accuracy, per seed):", ""]
-    if one_seed:
-        lines.append(
-            "- One seed only: orderings need >= 2 seeds, to tell a difference "
-            "from the spread between runs; run with e.g. --seeds 0 1 2."
-        )
-    else:
+    for key, what in _MEASURES:
+        lines += ["", f"Orderings ({what}, per seed):", ""]
+        if one_seed:
+            lines.append(
+                "- One seed only: orderings need >= 2 seeds, to tell a difference "
+                "from the spread between runs; run with e.g. --seeds 0 1 2."
+            )
+            break
         for a, spec in STRATEGIES.items():
             for b, title in spec.versus:
                 if a in st and b in st:
-                    d = np.asarray(st[a]["final"]) - np.asarray(st[b]["final"])
+                    d = np.asarray(st[a][key]) - np.asarray(st[b][key])
                     lines.append(
                         f"- {title}: {a} − {b} = {100 * d.mean():+.1f} points "
                         f"(per seed: {', '.join(f'{100 * x:+.1f}' for x in d)}; "
@@ -204,76 +210,49 @@ def base_line(names, shared: bool) -> str:
 
 
 def summarize(
-    rows: List[Dict], settings: str = "", failures=(), shared_base=None
+    rows: List[Dict], settings: str = "", failures=(), shared_base=None, notes=()
 ) -> str:
-    """The markdown summary: final accuracy against memory with the
-    crossovers, then one section per budget (mean ± std over seeds; no spread
-    with one seed), drift, and the failed runs if any.
+    """The markdown summary, per training ("each at its best" first, then
+    "at the shared budget", when ``rows`` have both): average incremental and
+    final accuracy against memory with the crossovers, then one section per
+    budget (mean ± std over seeds; no spread with one seed), drift; then the
+    failed runs if any.
 
     :param shared_base: whether the comparison shared the first
         experience's base model (:func:`base_line`); None (e.g. rewritten
         from a results.csv): not said.
+    :param notes: lines on the training budgets.
     """
-    budgets = budgets_of(rows)
     one_seed = len({r["seed"] for r in rows}) < 2
     names = list(dict.fromkeys(r["strategy"] for r in rows))
     lines = ["# Comparison summary", ""]
     if settings:
         lines += [f"Settings: {settings}", ""]
+    lines += [f"{n}" for n in notes] + ([""] if notes else [])
+    if shared_base is not None:
+        lines += [base_line(names, shared_base), ""]
     if one_seed:
         lines += ["One seed: values are that run's, with no spread.", ""]
+    lines.append(
+        "Headline: average incremental accuracy, the mean over the steps of the "
+        "accuracy on all classes seen so far, the first step included (Iscen et "
+        "al.'s measure); final accuracy after it."
+    )
+    from .sections import training_section
+
+    parts = by_training(rows)
+    for training, title, rs in parts:
+        if len(parts) > 1:
+            lines += ["", f"## {title}"]
+        lines += training_section(rs, one_seed, "###" if len(parts) > 1 else "##")
     lines += [
-        "## Final accuracy (%) against the memory budget",
-        "",
-        "| strategy | " + " | ".join(fmt_bytes(b) for b in budgets) + " |",
-        "|---|" + "---|" * len(budgets),
-    ]
-    per = {b: stats(rows, b) for b in budgets}
-    for n in names:
-        cells = [_pm(per[b][n]["final"]) if n in per[b] else "" for b in budgets]
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    cross = [
-        crossover(rows, a, b)
-        for a in names
-        if a.startswith("featadapt") and a != "featadapt-noadapt"
-        for b in ("replay", "icarl")
-    ]
-    cross = [c for c in cross if c]
-    if cross and len(budgets) > 1:
-        lines += ["", "Crossovers (mean final accuracy):", ""] + [
-            f"- {c}" for c in cross
-        ]
-    lines += [
-        "",
-        "Strategies without a budget-sized memory (naive, joint, lwf, SDC's "
-        "prototypes) run once per seed; their rows repeat at every budget.",
-    ]
-    if shared_base is not None:
-        lines += ["", base_line(names, shared_base)]
-    for b in budgets:
-        lines += ["", f"## Budget {b:,} bytes ({fmt_bytes(b)})", ""]
-        lines += _budget_table(rows, b, one_seed)
-    st = per[budgets[-1]]
-    lines += [
-        "",
-        "## Does every strategy learn each experience?",
-        "",
-        "Lowest accuracy on the newest classes right after learning them "
-        f"(budget {fmt_bytes(budgets[-1])}): "
-        + ", ".join(
-            f"{n} {100 * min(s['min_new']):.0f}%" for n, s in st.items() if n != "joint"
-        )
-        + ".",
         "",
         "Accuracies are Avalanche's `Top1_Acc_Stream` on the test data of the "
         "classes seen so far; forgetting is Avalanche's `StreamForgetting`; "
         "memory is the most bytes the strategy held (`MemoryBytes`: images at 8 "
         "bits per pixel, features at their dtype). Joint trains once on all data "
-        "(its memory is the whole training set).",
+        "(its memory is the whole training set; no average incremental accuracy).",
     ]
-    stalled = [n for n, s in st.items() if n != "joint" and min(s["min_new"]) < 0.5]
-    if stalled:
-        lines.append(f"\nWARNING: below 50 % for {stalled}: they may not be learning.")
     if failures:
         lines += ["", "## Failed runs", ""] + [f"- {f}" for f in failures]
     return "\n".join(lines) + "\n"

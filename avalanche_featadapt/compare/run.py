@@ -1,5 +1,5 @@
-"""Run the comparison: every strategy x seed x memory budget, one row per
-experience, appended to results.csv as each run finishes and rewritten at
+"""Run the comparison: every strategy x seed x memory budget (x training
+budget: shared, or each at its best), one row per experience, appended to results.csv as each run finishes and rewritten at
 the end in the order seed, strategy, budget, experience, whatever the
 number of workers (docs/usage.md, "The comparison on several cores or
 GPUs")."""
@@ -16,6 +16,7 @@ from .._arg_checks import check_device
 from ..memory import image_bytes
 from .checks import check_settings, check_workers
 from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
+from .trainings import epochs_plan
 from .single_run import evaluator, run_one  # noqa: F401  (their old home)
 from .workers import Job, Setting, execute
 
@@ -24,6 +25,7 @@ __all__ = [
     "ComparisonFailed",
     "DEFAULT_IMAGES",
     "DEFAULT_SWEEP_IMAGES",
+    "TEXT_FIELDS",
     "default_budgets",
     "run_comparison",
 ]
@@ -36,6 +38,8 @@ DEFAULT_IMAGES = 200
 DEFAULT_SWEEP_IMAGES = (50, 800)
 CSV_FIELDS = [
     "strategy",
+    "training",
+    "epochs",
     "seed",
     "budget_bytes",
     "experience",
@@ -51,6 +55,8 @@ CSV_FIELDS = [
     "drift_estimated_cosine",
     "drift_stale_cosine",
 ]
+#: results.csv's columns of text (the others are numbers)
+TEXT_FIELDS = {"strategy", "training"}
 OUTPUTS = [
     "results.csv",
     "summary.md",
@@ -58,6 +64,7 @@ OUTPUTS = [
     "accuracy_vs_memory.png",
     "drift.png",
 ]
+OUTPUTS += [f.replace(".png", "_shared.png") for f in OUTPUTS if f.endswith(".png")]
 
 
 class ComparisonFailed(RuntimeError):
@@ -96,6 +103,7 @@ def run_comparison(
     workers: int = 1,
     train_per_class: Optional[int] = None,
     base_cache: bool = True,
+    training: str = "both",
 ) -> List[Dict]:
     """Run every strategy on every seed at every budget; write results.csv
     (after each finished run), summary.md and the plots to ``out`` (if given).
@@ -108,6 +116,12 @@ def run_comparison(
         memory does not depend on the budget run once per seed; their rows
         repeat for each budget.
     :param epochs, lr, batch_size: None takes the benchmark's record.
+    :param training: "shared": every strategy at the benchmark's shared
+        epochs; "best": each at the epochs ``featadapt select`` chose for it
+        (the registry's ``best_epochs``); "both". A run whose best equals the
+        shared epochs serves both; ``epochs`` given, every strategy trains
+        for it (only "shared"). Each row's ``training`` and ``epochs`` say
+        which.
     :param overrides: strategy name -> hyperparameters replacing its record's.
     :param workers: runs at a time, each in its own process (1: one after
         the other in this process). Each run uses one torch thread on the
@@ -134,6 +148,7 @@ def run_comparison(
     check_settings(benchmark, strategies, seeds, budgets, epochs, lr, batch_size, out)
     check_workers(workers)
     spec = BENCHMARKS[benchmark]
+    plan, notes = epochs_plan(spec, strategies, training, epochs)
     check_device(device)
     setting = Setting(
         benchmark=benchmark,
@@ -152,18 +167,25 @@ def run_comparison(
     budgets = sorted(
         default_budgets(first, default_images) if budgets is None else budgets
     )
-    jobs = [
-        Job(
-            name=name,
-            seed=seed,
-            budget=b,
-            log_dir=out / "logs" / _tag(name, seed, b) if out else None,
-            overrides=(overrides or {}).get(name),
-        )
-        for seed in seeds
-        for name in strategies
-        for b in (budgets if STRATEGIES[name].uses_budget else budgets[:1])
-    ]
+    shared_epochs = setting.training["epochs"]
+    jobs, serves = [], []
+    for seed in seeds:
+        for name in strategies:
+            for e, labels in plan[name].items():
+                tag = "" if len(plan[name]) == 1 else f"_{e}ep"
+                for b in budgets if STRATEGIES[name].uses_budget else budgets[:1]:
+                    log = out / "logs" / (_tag(name, seed, b) + tag) if out else None
+                    jobs.append(
+                        Job(
+                            name=name,
+                            seed=seed,
+                            budget=b,
+                            log_dir=log,
+                            overrides=(overrides or {}).get(name),
+                            epochs=None if e == shared_epochs else e,
+                        )
+                    )
+                    serves.append((e, labels))
     from tqdm.auto import tqdm
 
     from .plots import plot_all
@@ -182,7 +204,8 @@ def run_comparison(
             if not quiet and res[2]:
                 print(res[2], file=sys.stderr)
             return
-        got = res[1]
+        e, labels = serves[i]
+        got = [{**r, "training": t, "epochs": e} for t in labels for r in res[1]]
         if not STRATEGIES[job.name].uses_budget:  # one run stands for each budget
             got = [{**r, "budget_bytes": x} for x in budgets for r in got]
         results[i] = got
@@ -210,12 +233,11 @@ def run_comparison(
         settings = (
             f"benchmark={benchmark} protocol={protocol} seeds={seeds} "
             f"budgets={budgets} epochs={t['epochs']} lr={t['lr']} "
-            f"batch={t['batch_size']}"
+            f"batch={t['batch_size']} training={training}"
         ) + (f" train_per_class={train_per_class}" if train_per_class else "")
         shared = setting.base_models is not None
-        (out / "summary.md").write_text(
-            summarize(rows, settings, failed, shared_base=shared)
-        )
+        text = summarize(rows, settings, failed, shared_base=shared, notes=notes)
+        (out / "summary.md").write_text(text)
         plot_all(rows, out)
     if failed:
         raise ComparisonFailed(failed, rows)

@@ -34,23 +34,29 @@ THREADS_PER_RUN = 1
 class Job:
     """One run: strategy ``name`` on the benchmark of ``seed`` at
     ``budget`` bytes, logging to ``log_dir``; ``overrides`` replace the
-    strategy record's hyperparameters."""
+    strategy record's hyperparameters; ``epochs``, if given, replaces the
+    setting's (a strategy at its own training budget)."""
 
     name: str
     seed: int
     budget: int
     log_dir: Optional[Path] = None
     overrides: Optional[dict] = None
+    epochs: Optional[int] = None
 
     def describe(self) -> str:
-        return f"{self.name} seed {self.seed} budget {self.budget} B"
+        at = "" if self.epochs is None else f" {self.epochs} epochs"
+        return f"{self.name} seed {self.seed} budget {self.budget} B{at}"
 
 
 @dataclass(frozen=True)
 class Setting:
     """What every run shares, sent to each worker once: the benchmark
     (rebuilt there from its name, protocol, seed and data root) and
-    ``build_strategy``'s training arguments."""
+    ``build_strategy``'s training arguments; with ``validation`` (a
+    fraction), each benchmark is replaced by its held-out split
+    (:func:`~avalanche_featadapt.compare.select.held_out`), as
+    ``featadapt select`` trains and evaluates."""
 
     benchmark: str
     protocol: str
@@ -60,17 +66,24 @@ class Setting:
     data_options: Optional[dict] = None
     #: the shared base models' folder (``<out>/base_models``); None: no cache
     base_models: Optional[str] = None
+    #: the validation fraction held out of the training data, or None
+    validation: Optional[float] = None
 
     def build(self, seed: int):
         """The benchmark of ``seed``, from the registry's builder."""
         from .registry import BENCHMARKS
 
-        return BENCHMARKS[self.benchmark].build(
+        bench = BENCHMARKS[self.benchmark].build(
             self.protocol,
             seed=seed,
             data_root=self.data_root,
             **(self.data_options or {}),
         )
+        if self.validation:
+            from .select import held_out
+
+            bench = held_out(bench, self.validation)
+        return bench
 
 
 def worker_devices(device: str, workers: int) -> List[str]:
@@ -109,6 +122,8 @@ def _attempt(
     """("ok", rows) or ("failed", message, traceback) for one job."""
     from .single_run import run_one
 
+    if job.epochs is not None:
+        training = {**training, "epochs": job.epochs}
     try:
         rows = run_one(
             job.name,

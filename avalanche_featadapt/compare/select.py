@@ -1,0 +1,261 @@
+"""``featadapt select``: the training budgets of a benchmark, chosen on a
+validation split held out from the training data, never on the test set
+(docs/comparison.md, "Training budgets chosen on validation data").
+
+- the **shared budget**: the epochs at which Joint has converged, the
+  smallest value of the grid whose doubling gains less than one point of
+  validation accuracy (:func:`shared_epochs`);
+- **each at its best**: each strategy's epochs of highest validation
+  average incremental accuracy (:func:`best_epochs`), a small grid search
+  as in FACIL.
+
+The runs are the comparison's own (:func:`~avalanche_featadapt.compare.
+workers.execute`, so ``--workers N`` works), on :func:`held_out` benchmarks.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .checks import check_settings, check_workers
+from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
+
+__all__ = [
+    "DEFAULT_EPOCHS_GRID",
+    "GAIN",
+    "SPLIT_SEED",
+    "VALIDATION_FRACTION",
+    "Selection",
+    "best_epochs",
+    "held_out",
+    "run_selection",
+    "shared_epochs",
+]
+
+#: a doubling grid: the rule compares each value with its double, and five
+#: values span 2 to 32 epochs (the registry's benchmarks use 5 to 60)
+DEFAULT_EPOCHS_GRID = (2, 4, 8, 16, 32)
+#: the validation share of each class's training images
+VALIDATION_FRACTION = 0.2
+#: the seed of the validation split, the same for every benchmark seed
+SPLIT_SEED = 0
+#: Joint has converged when doubling its epochs gains less than this
+GAIN = 0.01
+
+
+def held_out(benchmark, fraction: float = VALIDATION_FRACTION, *, seed=SPLIT_SEED):
+    """A benchmark of the same experiences and classes whose training
+    experiences lack ``fraction`` of each class's images (stratified, drawn
+    with ``seed``), and whose ``test_stream`` is those held-out images: the
+    validation stream, under the name the comparison evaluates. Nothing of
+    ``benchmark``'s test stream is used; torch's global RNG is untouched.
+
+    :raises ValueError: if ``fraction`` is not in (0, 1) or a class has
+        fewer than 2 training images.
+    """
+    from avalanche.benchmarks import nc_benchmark
+    from avalanche.benchmarks.utils import concat_datasets
+
+    if not 0 < fraction < 1:
+        raise ValueError(f"The validation fraction must be in (0, 1), got {fraction}.")
+    rng = np.random.default_rng(seed)
+    trains, vals, order = [], [], []
+    for exp in benchmark.train_stream:
+        data = exp.dataset
+        y = np.asarray(list(data.targets))
+        val: List[int] = []
+        for c in sorted(set(y.tolist())):
+            idx = np.flatnonzero(y == c)
+            if len(idx) < 2:
+                raise ValueError(
+                    f"Class {c} has {len(idx)} training image(s): too few to hold "
+                    "one out for validation."
+                )
+            k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
+            val += rng.choice(idx, k, replace=False).tolist()
+        keep = np.setdiff1d(np.arange(len(y)), val)
+        trains.append(data.subset(keep.tolist()))
+        vals.append(data.subset(sorted(val)))
+        order += sorted(exp.classes_in_this_experience)
+    per_exp = dict(enumerate(benchmark.n_classes_per_exp))
+    with torch.random.fork_rng(devices=[]):  # nc_benchmark may reseed torch
+        return nc_benchmark(
+            concat_datasets(trains),
+            concat_datasets(vals),
+            len(benchmark.train_stream),
+            task_labels=False,
+            fixed_class_order=order,
+            per_exp_classes=per_exp,
+        )
+
+
+def shared_epochs(curve: Mapping[int, float], gain: float = GAIN) -> Tuple[int, bool]:
+    """(epochs, converged): the smallest epochs E of ``curve`` (epochs ->
+    Joint's validation accuracy) whose next grid value (its double on a
+    doubling grid) gains less than ``gain``; the largest E, with
+    ``converged=False``, when no E does."""
+    grid = sorted(curve)
+    for e, nxt in zip(grid, grid[1:]):
+        if curve[nxt] - curve[e] < gain:
+            return e, True
+    return grid[-1], False
+
+
+def best_epochs(curve: Mapping[int, float]) -> int:
+    """The epochs of highest value in ``curve``; the fewer epochs on a tie."""
+    return max(sorted(curve), key=lambda e: (curve[e], -e))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What ``featadapt select`` found: ``curves[strategy][epochs]`` is the
+    validation average incremental accuracy (mean over seeds and budgets;
+    Joint's: its accuracy after training on everything)."""
+
+    benchmark: str
+    command: str
+    curves: Dict[str, Dict[int, float]]
+    shared: int
+    converged: bool
+    best: Dict[str, int]
+    rows: List[Dict]
+
+
+def _curves(rows, names, grid) -> Dict[str, Dict[int, float]]:
+    from .report import stats
+
+    out: Dict[str, Dict[int, float]] = {}
+    for name in names:
+        for e in grid:
+            at = [r for r in rows if r["strategy"] == name and r["epochs"] == e]
+            if not at:
+                continue
+            per = [
+                np.mean(stats(at, b)[name]["avg_inc"])
+                for b in sorted({r["budget_bytes"] for r in at})
+            ]
+            out.setdefault(name, {})[e] = float(np.mean(per))
+    return out
+
+
+def run_selection(
+    *,
+    benchmark: str = "split-digits",
+    protocol: str = "b0-5",
+    strategies: Optional[Sequence[str]] = None,
+    seeds: Sequence[int] = (0,),
+    memory_bytes: Optional[Sequence[int]] = None,
+    epochs_grid: Sequence[int] = DEFAULT_EPOCHS_GRID,
+    lr: Optional[float] = None,
+    batch_size: Optional[int] = None,
+    device: str = "cpu",
+    data_root=None,
+    workers: int = 1,
+    fraction: float = VALIDATION_FRACTION,
+    command: str = "",
+    quiet: bool = False,
+) -> Selection:
+    """Train every strategy (Joint always) at every epochs of
+    ``epochs_grid`` on :func:`held_out` benchmarks, evaluate on the
+    validation stream, and choose the shared and the best epochs.
+
+    :param memory_bytes: budgets; None: the comparison's default sweep.
+    :param command: the command to record as the selection's source.
+    :raises ValueError: on bad settings, or if every run of a strategy failed.
+    """
+    from tqdm.auto import tqdm
+
+    from .run import DEFAULT_SWEEP_IMAGES, default_budgets
+    from .workers import Job, Setting, execute
+
+    from .._arg_checks import check_device
+
+    names = ["joint"] + [s for s in strategies or DEFAULT_STRATEGIES if s != "joint"]
+    grid = sorted(epochs_grid)
+    seeds = list(seeds)
+    budgets = None if memory_bytes is None else list(memory_bytes)
+    check_settings(benchmark, names, seeds, budgets, None, lr, batch_size, None)
+    check_grid(grid)
+    check_workers(workers)
+    check_device(device)
+    spec = BENCHMARKS[benchmark]
+    setting = Setting(
+        benchmark=benchmark,
+        protocol=protocol,
+        data_root=None if data_root is None else str(data_root),
+        training=dict(
+            epochs=grid[0],
+            lr=spec.lr if lr is None else lr,
+            batch_size=spec.batch_size if batch_size is None else batch_size,
+        ),
+        validation=fraction,
+    )
+    benches = {s: setting.build(s) for s in seeds}  # held out
+    first = benches[seeds[0]]
+    budgets = sorted(budgets or default_budgets(first, DEFAULT_SWEEP_IMAGES))
+    jobs = [
+        Job(name=n, seed=s, budget=b, epochs=e)
+        for s in seeds
+        for n in names
+        for e in grid
+        for b in (budgets if STRATEGIES[n].uses_budget else budgets[:1])
+    ]
+    rows: List[Dict] = []
+    failed: List[str] = []
+
+    def done(i, res):
+        if res[0] != "ok":
+            failed.append(res[1])
+            return
+        job = jobs[i]
+        per = budgets if not STRATEGIES[job.name].uses_budget else [job.budget]
+        rows.extend(
+            {**r, "budget_bytes": b, "epochs": job.epochs} for b in per for r in res[1]
+        )
+
+    n_exp = len(first.train_stream)
+    with tqdm(total=len(jobs) * n_exp, desc="select", disable=quiet) as bar:
+        execute(
+            jobs,
+            setting=setting,
+            benchmarks=benches,
+            device=device,
+            workers=workers,
+            done=done,
+            progress=bar,
+        )
+    for f in failed:
+        print(f"featadapt select: failed: {f}", file=sys.stderr)
+    curves = _curves(rows, names, grid)
+    if "joint" not in curves or any(n not in curves for n in names):
+        raise ValueError(
+            f"Every run of {[n for n in names if n not in curves]} failed: "
+            f"{'; '.join(failed)}."
+        )
+    shared, converged = shared_epochs(curves["joint"])
+    best = {n: best_epochs(c) for n, c in curves.items() if n != "joint"}
+    return Selection(
+        benchmark=benchmark,
+        command=command,
+        curves=curves,
+        shared=shared,
+        converged=converged,
+        best=best,
+        rows=rows,
+    )
+
+
+def check_grid(grid: Sequence[int]) -> None:
+    """``--epochs-grid``: at least two distinct positive integers."""
+    ok = all(isinstance(e, (int, np.integer)) and e > 0 for e in grid)
+    if not ok or len(set(grid)) != len(grid) or len(grid) < 2:
+        raise ValueError(
+            f"--epochs-grid needs two or more distinct positive integers, got "
+            f"{list(grid)}; e.g. --epochs-grid 2 4 8 16 32."
+        )
