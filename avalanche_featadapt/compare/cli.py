@@ -52,6 +52,14 @@ def _common(p, seeds):
         help=f"one or several budgets in bytes (default: the bytes of {_SWEEP} "
         "images of the benchmark; on split-digits 3200 51200)",
     )
+    p.add_argument(
+        "--train-per-class",
+        type=int,
+        default=None,
+        metavar="N",
+        help="imagefolder, split-cifar100: train on N images of each class (a "
+        "fixed subset, the same for every seed and strategy; default: all)",
+    )
 
 
 def _add_compare(sub):
@@ -81,14 +89,6 @@ def _add_compare(sub):
     p.add_argument("--lr", type=float, default=None, help="default: the benchmark's")
     p.add_argument(
         "--batch-size", type=int, default=None, help="default: the benchmark's"
-    )
-    p.add_argument(
-        "--train-per-class",
-        type=int,
-        default=None,
-        metavar="N",
-        help="imagefolder, split-cifar100: train on N images of each class (a "
-        "fixed subset, the same for every seed and strategy; default: all)",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument(

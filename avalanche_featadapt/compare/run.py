@@ -159,7 +159,7 @@ def run_comparison(
             lr=spec.lr if lr is None else lr,
             batch_size=spec.batch_size if batch_size is None else batch_size,
         ),
-        data_options=_data_options(benchmark, train_per_class),
+        data_options=data_options(benchmark, train_per_class),
         base_models=str(out / "base_models") if out and base_cache else None,
     )
     benches = {s: setting.build(s) for s in seeds}
@@ -244,7 +244,7 @@ def run_comparison(
     return rows
 
 
-def _data_options(benchmark: str, train_per_class) -> Optional[dict]:
+def data_options(benchmark: str, train_per_class) -> Optional[dict]:
     """The builder's extra arguments; refused where the builder has none."""
     import inspect
 

@@ -158,6 +158,7 @@ def run_selection(
     data_root=None,
     workers: int = 1,
     fraction: float = VALIDATION_FRACTION,
+    train_per_class: Optional[int] = None,
     command: str = "",
     quiet: bool = False,
 ) -> Selection:
@@ -166,12 +167,14 @@ def run_selection(
     validation stream, and choose the shared and the best epochs.
 
     :param memory_bytes: budgets; None: the comparison's default sweep.
+    :param train_per_class: as in :func:`~avalanche_featadapt.compare.run.
+        run_comparison`, before the validation images are held out.
     :param command: the command to record as the selection's source.
     :raises ValueError: on bad settings, or if every run of a strategy failed.
     """
     from tqdm.auto import tqdm
 
-    from .run import DEFAULT_SWEEP_IMAGES, default_budgets
+    from .run import DEFAULT_SWEEP_IMAGES, data_options, default_budgets
     from .workers import Job, Setting, execute
 
     from .._arg_checks import check_device
@@ -195,6 +198,7 @@ def run_selection(
             batch_size=spec.batch_size if batch_size is None else batch_size,
         ),
         validation=fraction,
+        data_options=data_options(benchmark, train_per_class),
     )
     benches = {s: setting.build(s) for s in seeds}  # held out
     first = benches[seeds[0]]

@@ -52,6 +52,8 @@ def add_select(sub, common) -> None:
 def _select_command(args) -> str:
     """The command line that reproduces this selection."""
     parts = ["featadapt select", f"--benchmark {args.benchmark}"]
+    if args.data_root is not None and args.benchmark != "split-digits":
+        parts.append("--data-root DATA")
     parts += [
         f"--protocol {args.protocol}",
         "--seeds " + " ".join(map(str, args.seeds)),
@@ -59,7 +61,7 @@ def _select_command(args) -> str:
     parts.append("--epochs-grid " + " ".join(map(str, args.epochs_grid)))
     if args.strategies != DEFAULT_STRATEGIES:
         parts.append("--strategies " + " ".join(args.strategies))
-    for opt in ("memory_bytes", "lr", "batch_size"):
+    for opt in ("memory_bytes", "lr", "batch_size", "train_per_class"):
         v = getattr(args, opt)
         if v is not None:
             v = " ".join(map(str, v)) if isinstance(v, list) else v
@@ -89,6 +91,7 @@ def _select(args) -> int:
                 device=args.device,
                 data_root=args.data_root,
                 workers=args.workers,
+                train_per_class=args.train_per_class,
                 command=command,
                 quiet=args.quiet,
             )
