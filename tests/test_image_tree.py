@@ -204,3 +204,32 @@ def test_damaged_pickles(tmp_path):
     (root / "cifar-100-python" / "train").write_bytes(b"\x80\x04garbage")
     with pytest.raises(ValueError, match="damaged"):
         read_cifar100(root)
+
+
+def test_gpu_recipe_is_resnet32_and_cpu_keeps_the_small_cnn():
+    """``--device cuda`` trains CIFAR-sized images with ResNet-32 for the GPU
+    recipe's epochs; the CPU keeps the record (no GPU needed to check)."""
+    from avalanche_featadapt.compare.workers import model_factory_of
+    from avalanche_featadapt.models import DigitsCNN, ResNet32Features
+
+    for name in ("imagefolder", "split-cifar100"):
+        spec = BENCHMARKS[name]
+        assert spec.on("cpu") is spec
+        gpu = spec.on("cuda")
+        assert (gpu.epochs, gpu.batch_size, gpu.best_epochs) == (60, 128, {})
+        big = gpu.model((3, 32, 32))(initial_classes=2)
+        small = spec.model((3, 32, 32))(initial_classes=2)
+        assert isinstance(big.feature_extractor, ResNet32Features)
+        assert isinstance(small.feature_extractor, DigitsCNN)
+
+    class _Bench:  # what model_factory_of reads: one training image's shape
+        class _Exp:
+            class dataset:
+                @staticmethod
+                def eval():
+                    return [(torch.zeros(3, 32, 32), 0)]
+
+        train_stream = [_Exp]
+
+    on_gpu = model_factory_of("imagefolder", _Bench, "cuda")(initial_classes=2)
+    assert isinstance(on_gpu.feature_extractor, ResNet32Features)

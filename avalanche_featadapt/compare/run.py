@@ -147,9 +147,9 @@ def run_comparison(
     out = Path(out) if out is not None else None
     check_settings(benchmark, strategies, seeds, budgets, epochs, lr, batch_size, out)
     check_workers(workers)
-    spec = BENCHMARKS[benchmark]
-    plan, notes = epochs_plan(spec, strategies, training, epochs)
     check_device(device)
+    spec = BENCHMARKS[benchmark].on(device)
+    plan, notes = epochs_plan(spec, strategies, training, epochs)
     setting = Setting(
         benchmark=benchmark,
         protocol=protocol,

@@ -187,7 +187,7 @@ def run_selection(
     check_grid(grid)
     check_workers(workers)
     check_device(device)
-    spec = BENCHMARKS[benchmark]
+    spec = BENCHMARKS[benchmark].on(device)
     setting = Setting(
         benchmark=benchmark,
         protocol=protocol,

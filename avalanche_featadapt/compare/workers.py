@@ -143,13 +143,15 @@ def _attempt(
     return ("ok", rows)
 
 
-def model_factory_of(name: str, benchmark):
+def model_factory_of(name: str, benchmark, device="cpu"):
     """The model factory of benchmark record ``name`` for the images of
-    ``benchmark`` (their C x H x W shape)."""
+    ``benchmark`` (their C x H x W shape) on ``device`` (a CUDA device takes
+    the record's GPU recipe, :meth:`~avalanche_featadapt.compare.registry.
+    BenchmarkSpec.on`)."""
     from .registry import BENCHMARKS
 
     shape = tuple(benchmark.train_stream[0].dataset.eval()[0][0].shape)
-    return BENCHMARKS[name].model(shape)
+    return BENCHMARKS[name].on(device).model(shape)
 
 
 def base_key_of(setting: Setting):
@@ -194,7 +196,7 @@ def _run_in_worker(job: Job):
     return _attempt(
         job,
         bench,
-        model_factory=model_factory_of(setting.benchmark, bench),
+        model_factory=model_factory_of(setting.benchmark, bench, _WORKER["device"]),
         device=_WORKER["device"],
         training=setting.training,
         base_cache=base_key_of(setting),
@@ -220,7 +222,8 @@ def execute(
     them in a pool of spawned processes, which rebuild the benchmarks."""
     workers = min(workers, len(jobs))
     if workers <= 1:
-        factory = model_factory_of(setting.benchmark, next(iter(benchmarks.values())))
+        bench = next(iter(benchmarks.values()))
+        factory = model_factory_of(setting.benchmark, bench, device)
         for i, job in enumerate(jobs):
             with run_threads():
                 res = _attempt(
