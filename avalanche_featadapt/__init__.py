@@ -33,7 +33,7 @@ from .metrics import (
 )
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BACKBONE_LOSS",
