@@ -45,8 +45,8 @@ OUT.mkdir(exist_ok=True)
 # package stores 4-bit features by default (6.4 times as many in the same
 # bytes); here they are float32, as in the paper, so that one feature is one
 # vector of 64 plain numbers. The feature distillation keeps the weight 1
-# that the figures and text below were made with (the default is 20 since
-# the eleventh session: docs/method.md, "Stronger feature distillation"),
+# that the figures and text below were made with (the default is 20:
+# docs/ablations.md, "Stronger feature distillation"),
 # and the stored features only retrain the classifier, as in the paper
 # (`lambda_stored=0`; the default replays them in the training head too).
 

@@ -159,9 +159,8 @@ def test_holds_the_old_class_features_in_an_avalanche_loop(digits, tmp_path):
         cos[lam], res = _old_region_cosine(digits, lam, tmp_path / str(lam))
         assert any(k.startswith("Top1_Acc_Stream") for k in res)  # evaluated
     # measured (seeds 0 and 1, lambda_fd=1): 1 - cos = 0.39-0.40 off,
-    # 0.25-0.28 at the default weight, 0.07-0.08 at 10 (0.385 / 0.247 /
-    # 0.066 again in the eleventh session, seed 0); seed to seed it moves
-    # by 0.03 at most
+    # 0.25-0.28 at the default weight, 0.07-0.08 at 10 (seed 0: 0.385 /
+    # 0.247 / 0.066); seed to seed it moves by 0.03 at most
     assert cos[1.0] > cos[0.0] + 0.05
     assert cos[10.0] > cos[1.0] + 0.05
     assert 1 - cos[10.0] < 0.5 * (1 - cos[0.0])

@@ -1,5 +1,5 @@
 """What the docs call a plugin is one; models and devices these strategies
-cannot use are refused at construction with a clear error (issue 12, item 3)."""
+cannot use are refused at construction with a clear error."""
 
 import re
 from pathlib import Path

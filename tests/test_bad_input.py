@@ -1,6 +1,6 @@
 """Bad input and faults get a clear error that says what to pass instead,
 and nothing is lost: the strategy, its memory and its weights are as they
-were (issue 10, items 5 and 6)."""
+were."""
 
 import pytest
 import torch
@@ -211,7 +211,7 @@ def test_a_huge_class_id_is_refused_before_the_head_grows():
     assert s.model.classifier.classifier.out_features == width
 
 
-# ------------------------- issue 9 items 5-6: caches, composition, new APIs
+# ------------------------------------- caches, composition, new APIs
 def _naive(plugins, model=None):
     from avalanche.training import Naive
 

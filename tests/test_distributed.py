@@ -1,6 +1,6 @@
 """Feature adaptation under torchrun (2 gloo processes on the CPU) against one
 process: the memory is identical on every rank, the accuracy matches, and
-every metric is logged once (issue 11)."""
+every metric is logged once."""
 
 import os
 import re

@@ -86,12 +86,12 @@ def test_drift_in_evaluation_plugin_and_csv_and_fa_beats_noadapt(digits, tmp_pat
             train_epochs=10,
             evaluator=ev,
             adapt=adapt,
-            # the weight of the tenth session and before: the claim is that
+            # weight 1, the plugin's and the paper's: the claim is that
             # the adapter corrects drift where there is drift to correct.
             # The default, 20, leaves so little (relative L2 0.19 after
             # three experiences) that the adapter's own error is as large:
             # 0.193 against 0.187 here; after five, main job, 0.219
-            # against 0.245, mean of 3 seeds (docs/method.md, "Weight 20")
+            # against 0.245, mean of 3 seeds (docs/ablations.md, "Weight 20")
             lambda_fd=1.0,
         )
         # three experiences: after the second, the distillation on ADC's

@@ -41,8 +41,8 @@ def test_adapter_helps_on_average_over_seeds(rows):
     final = {k: np.array(v["final"]) for k, v in stats(rows).items()}
     gain = final["featadapt"] - final["featadapt-noadapt"]
     # measured: +7.2, +8.1, +5.8 points; mean 7.0, spread (std) 0.9
-    # (4-bit storage and lambda_stored=3, the defaults since the thirteenth
-    # session; +4.6 with int8 and no replay of stored features). The
+    # (4-bit storage and lambda_stored=3, the defaults; +4.6 with int8 and
+    # no replay of stored features). The
     # ablation trains the same backbone, with the same distillation, which
     # holds its stale features close: the gain was +7.1 with lambda_fd=10,
     # +38.7 with 1 and +56.3 before the distillation on ADC's images.

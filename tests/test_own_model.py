@@ -65,8 +65,8 @@ def plain_cnn_runs():
 
 @pytest.mark.slow
 def test_fa_with_a_plain_user_cnn_beats_naive(plain_cnn_runs):
-    # measured (seed 0, 5 epochs, the thirteenth session's defaults: int4,
-    # lambda_stored=3): FA 0.850, Naive 0.097 (with int8 and no stored
+    # measured (seed 0, 5 epochs, int4 features and lambda_stored=3, the
+    # defaults): FA 0.850, Naive 0.097 (with int8 and no stored
     # replay, FA over seeds 0-2 in this fixture 0.817 / 0.722 / 0.700); at
     # 10 epochs (perf/robustness.py, 3 seeds): FA 0.816, Naive 0.193
     r = plain_cnn_runs

@@ -23,7 +23,7 @@ PACKAGE = Path(avalanche_featadapt.__file__).parent
 
 
 def test_no_module_above_about_300_lines_and_each_job_named_by_its_file():
-    # issue 9: a reader finds each job from the file names; "about 300"
+    # a reader finds each job from the file names; "about 300"
     # leaves 20 lines of slack
     long = {
         str(p.relative_to(PACKAGE)): n

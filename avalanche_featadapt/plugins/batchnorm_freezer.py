@@ -36,11 +36,12 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
     drift toward them. The distillation then constrains train-mode features
     while the buffer stores eval-mode ones, and the old classes' eval-mode
     features move far. On SplitDigits 5x2 (seeds 0-2, 20 epochs) FA
-    reached 91.8 % final accuracy with frozen statistics and 85.8 % without
-    when it was adopted; with the thirteenth session's defaults (4-bit
-    storage, ``lambda_stored=3``; ``perf/splitdigits_fa.py`` prints both),
-    92.4 against 92.1 %, and the adapted old features' relative L2 error
-    after five experiences is 0.22 against 0.38 (docs/method.md).
+    reaches 91.8 % final accuracy with frozen statistics and 85.8 % without
+    when it stores float32 features with ``lambda_fd=1`` and the paper's
+    training head; with the strategy's defaults (``perf/splitdigits_fa.py``
+    prints both), 92.4 against 92.1 %, and the adapted old features'
+    relative L2 error after five experiences is 0.22 against 0.38
+    (docs/ablations.md, "Frozen BatchNorm statistics").
 
     When the running statistics it would freeze still carry more than 1 %
     of their initial values (fewer than 44 updates at BatchNorm's default

@@ -111,10 +111,10 @@ def check_early_stopping(plugins, evaluator) -> None:
     The plugin on validation accuracy (its default) needs no check: with
     today's defaults it ends within the spread of the run without it
     (docs/usage.md, "Periodic evaluation and early stopping", has the
-    figures). Until the fourteenth session it warned: it cost 23 points on
-    SplitDigits, because an early-stopped first experience left
-    ``BatchNormFreezer`` to freeze statistics of a few iterations, or the
-    initial ones of a restored start.
+    figures). Its cost of 23 points on SplitDigits came from an
+    early-stopped first experience, which left ``BatchNormFreezer`` to
+    freeze statistics of a few iterations, or the initial ones of a
+    restored start; the freezer now recomputes such statistics.
     """
     from avalanche.training.plugins import EarlyStoppingPlugin
 
