@@ -1,7 +1,7 @@
-"""Write docs/api.md from the docstrings: ``python -m avalanche_featadapt.apidoc``.
+"""Write docs/api.md from the docstrings, and the strategies table of
+docs/comparison.md from the registry: ``python -m avalanche_featadapt.apidoc``.
 
-A test regenerates it and compares, so the API reference cannot drift from
-the code."""
+A test regenerates both and compares, so neither can drift from the code."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ MODULES = [
     "avalanche_featadapt.compare.report",
     "avalanche_featadapt.compare.plots",
     "avalanche_featadapt.compare.cli",
+    "avalanche_featadapt.compare.doc_tables",
 ]
 
 
@@ -79,10 +80,23 @@ def render() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def render_comparison(text: str) -> str:
+    """docs/comparison.md's ``text`` with its strategies table regenerated
+    from the registry (:mod:`~avalanche_featadapt.compare.doc_tables`)."""
+    from .compare.doc_tables import replace_strategies_table
+
+    return replace_strategies_table(text)
+
+
 def main() -> int:
-    path = Path(__file__).resolve().parent.parent / "docs" / "api.md"
-    path.write_text(render())
-    print(f"wrote {path}")
+    api, comparison = DOCS / "api.md", DOCS / "comparison.md"
+    api.write_text(render())
+    print(f"wrote {api}")
+    comparison.write_text(render_comparison(comparison.read_text()))
+    print(f"wrote the strategies table of {comparison}")
     return 0
 
 

@@ -26,6 +26,31 @@ def test_api_reference_matches_docstrings():
     )
 
 
+def test_strategies_table_matches_the_registry():
+    from avalanche_featadapt.apidoc import render_comparison
+
+    page = (ROOT / "docs" / "comparison.md").read_text()
+    assert page == render_comparison(page), (
+        "docs/comparison.md's strategies table is stale: run "
+        "python -m avalanche_featadapt.apidoc"
+    )
+
+
+def test_strategies_table_marks_the_opt_in_strategies_and_refuses_no_markers():
+    from avalanche_featadapt.compare import STRATEGIES
+    from avalanche_featadapt.compare.doc_tables import (
+        replace_strategies_table,
+        strategies_table,
+    )
+
+    table = strategies_table()
+    for spec in STRATEGIES.values():
+        (row,) = [r for r in table.splitlines() if r.startswith(f"| `{spec.name}`")]
+        assert ("(not run by default)" in row) != spec.default, row
+    with pytest.raises(ValueError, match="strategies table"):
+        replace_strategies_table("# a page without markers\n")
+
+
 @pytest.mark.parametrize(
     "path", [p for p in DOCS if blocks(p, "python")], ids=lambda p: p.name
 )

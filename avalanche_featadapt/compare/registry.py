@@ -69,7 +69,7 @@ _FA_SRC = (
     "Iscen et al., ECCV 2020: KD + cosine feature distillation (Sec. 3.1), an "
     "MLP adapter with a cosine loss (Sec. 3.2), herding on features, the "
     "classifier retrained on the memory; the strategy's defaults, measured on "
-    "several models and datasets (docs/method.md, 'Choices made here, and why')"
+    "several models and datasets (docs/method.md, 'Defaults'; docs/ablations.md)"
 )
 _SDC = {"sigma": 0.3, "loss": "ce", "regularizer": "distill"}
 _SDC_SRC = (
