@@ -117,7 +117,7 @@ class CosineIncrementalClassifier(IncrementalClassifier):
     and only changes ``forward``.
 
     Feature norms grow over experiences under distillation
-    (docs/method.md, "Choices"); a cosine head makes the classifier blind to
+    (docs/method.md, "Beyond the paper"); a cosine head makes the classifier blind to
     the norm, so stored (adapted) and live features are compared by direction
     only.
 
@@ -146,7 +146,7 @@ class DigitsCNN(nn.Module):
 
         The last layer is ``Linear -> BatchNorm1d`` with no ReLU: a ReLU right
         before the classifier lets feature units die (89 % dead after five
-        experiences under Naive; docs/method.md, "Choices"), and stored
+        experiences under Naive; docs/method.md, "Beyond the paper"), and stored
         features would then live in a shrinking subspace.
     """
 

@@ -1,5 +1,5 @@
 """Feature adaptation on a SplitDigits stream that mixes experiences of one
-and of two classes, with and without ``freeze_one_class`` (docs/method.md,
+and of two classes, with and without ``freeze_one_class`` (docs/ablations.md,
 "Experiences of one class"). The b50 protocol, where every experience after
 the first has one class, is in perf/robustness.py; this one checks the rule
 where a one-class step can come while the backbone has seen only two classes.

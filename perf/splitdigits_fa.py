@@ -11,7 +11,7 @@ with BatchNorm statistics frozen and live.
 20 epochs, the recipe FA was tuned with (the benchmark's default is 10, to
 keep the main job short; docs/comparison.md). The second command is the
 robustness matrix's b50 setting, where training the backbone on one class
-collapses the features (docs/method.md, "Experiences of one class").
+collapses the features (docs/ablations.md, "Experiences of one class").
 """
 
 import argparse

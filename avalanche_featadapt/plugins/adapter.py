@@ -33,7 +33,7 @@ class FeatureAdapter(nn.Module):
     perceptron"). With ``residual=True`` it is ``v + MLP(v)`` with the last
     layer initialised to zero, so training starts from the identity map
     (the residual form adapted best on SplitDigits: docs/method.md,
-    "Choices")."""
+    "Beyond the paper")."""
 
     def __init__(self, dim: int, hidden_dim: int = 512, *, residual: bool = True):
         super().__init__()
@@ -76,7 +76,7 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
     :param lambda_cls: weight of ``CE(g(phi(v_hat)), y)``, the paper's
         classification term, with g the strategy's current classifier. It
         sees only the current classes, so a large weight pulls adapted old
-        features toward them (docs/method.md, "Choices"): 0 by default.
+        features toward them (docs/method.md, "Beyond the paper"): 0 by default.
     :param lambda_mse: weight of ``||phi(v_hat) - v||^2 / mean ||v||^2``, which
         also matches norms (the cosine term is scale-free).
     :param input_noise: Gaussian noise added to v_hat in training, as a

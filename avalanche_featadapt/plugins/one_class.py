@@ -37,7 +37,7 @@ class OneClassFreezer(SupervisedPlugin, supports_distributed=True):
     SplitDigits with half the classes first, then one class per experience
     (b50, seeds 0-2), final accuracy rose from 10.2 to 93.9 % with the
     package's model and from 19.0 to 86.9 % with a user's BatchNorm CNN
-    (docs/method.md, "Experiences of one class", has every model). This is
+    (docs/ablations.md, "Experiences of one class", has every model). This is
     the choice of exemplar-free methods with a large first task, which keep
     the backbone fixed after it (FeTrIL, Petit et al., WACV 2023; FeCAM,
     Goswami et al., NeurIPS 2023), made only where a step cannot teach the

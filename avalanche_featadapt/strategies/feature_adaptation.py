@@ -96,7 +96,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param temperature: distillation temperature.
     :param lambda_fd: cosine feature distillation weight: LUCIR's less-forget
         constraint (Hou et al., CVPR 2019: 5 or 10 times sqrt(old / new
-        classes)); 20 here (docs/method.md, "Stronger feature distillation").
+        classes)); 20 here (docs/ablations.md, "Stronger feature distillation").
     :param lambda_adc: weight of :class:`AdversarialDistillation`, the cosine
         feature distillation on current images pushed toward the old classes.
     :param lambda_stored: weight of :class:`StoredFeatureReplay`: stored
@@ -107,7 +107,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
     :param train_head: ``"auxiliary"``: the backbone learns through the
         strategy's own cosine head, and the user's head is retrained on the
         buffer; ``"model"``: through the user's head (the paper's setting,
-        which collapses with a linear head on ReLU features: docs/method.md).
+        which collapses with a linear head on ReLU features: docs/ablations.md).
     :param head_epochs: classifier retraining epochs on the buffer.
     :param head_lr: classifier retraining learning rate.
     :param freeze_bn: keep BatchNorm statistics fixed after the first
