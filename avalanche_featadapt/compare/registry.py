@@ -12,6 +12,14 @@ from .. import benchmarks as B
 from ..benchmarks.arrays import NPZ_LAYOUT, TORCHVISION_LAYOUT
 from ..benchmarks.images import CIFAR100_LAYOUT, IMAGE_TREE_LAYOUT
 from ..benchmarks.real import IMAGEFOLDER_LAYOUT
+from .model_choice import (
+    by_size,
+    by_size_gpu,
+    digits_cnn,
+    resnet18,
+    resnet32,
+    small_cnn,
+)
 
 __all__ = [
     "BENCHMARKS",
@@ -144,48 +152,6 @@ STRATEGIES: Dict[str, StrategySpec] = {r.name: r for r in _RECORDS}
 DEFAULT_STRATEGIES = [r.name for r in _RECORDS if r.default]
 
 
-def _small_cnn(shape):
-    """The small CNN (:class:`~avalanche_featadapt.models.DigitsCNN` at width
-    16, 64-d feature, cosine head) for images of any size (adaptive pooling)
-    of ``shape`` (C x H x W)."""
-
-    def factory(*, initial_classes: int = 2, width: int = 16):
-        from ..models import CosineIncrementalClassifier, DigitsCNN
-        from ..models import FeatureClassifierModel
-
-        kw = {"in_channels": shape[0]} if shape[0] != 1 else {}
-        return FeatureClassifierModel(
-            DigitsCNN(64, width=width, **kw),
-            CosineIncrementalClassifier(64, initial_classes),
-        )
-
-    return factory
-
-
-def _digits_cnn(shape):
-    from ..models import make_digits_model
-
-    return make_digits_model
-
-
-def _resnet32(shape):
-    from ..models import make_resnet32
-
-    return lambda **kw: make_resnet32(in_channels=shape[0], **kw)
-
-
-def _resnet18(shape):
-    from ..models import make_resnet18
-
-    return make_resnet18
-
-
-def _by_size(shape):
-    """Images of up to 64 x 64 pixels: :func:`_small_cnn`; larger ones:
-    ResNet-18 (the paper's ImageNet network)."""
-    return _small_cnn(shape) if shape[1] * shape[2] <= 64 * 64 else _resnet18(shape)
-
-
 @dataclass(frozen=True)
 class GPURecipe:
     """A benchmark's training on a GPU (``--device cuda``), where the CPU
@@ -290,13 +256,8 @@ _TREE = (
 )
 
 
-def _by_size_gpu(shape):
-    """On a GPU: ResNet-32 up to 64 x 64 pixels (CIFAR), ResNet-18 above."""
-    return _resnet32(shape) if shape[1] * shape[2] <= 64 * 64 else _resnet18(shape)
-
-
 _PAPER_CIFAR = GPURecipe(
-    _by_size_gpu,
+    by_size_gpu,
     60,
     1e-3,
     128,
@@ -314,22 +275,22 @@ _TV = TORCHVISION_LAYOUT
 BS = BenchmarkSpec
 # fmt: off
 BENCHMARKS: Dict[str, BenchmarkSpec] = {b.name: b for b in [
-    BS("split-digits", B.split_digits, "", _digits_cnn, 10, 1e-4, 32, "constant",
+    BS("split-digits", B.split_digits, "", digits_cnn, 10, 1e-4, 32, "constant",
        _DIGITS, (1, 8, 8)),
-    BS("npz", B.split_npz, NPZ_LAYOUT, _small_cnn, 5, 1e-3, 16, "constant",
+    BS("npz", B.split_npz, NPZ_LAYOUT, small_cnn, 5, 1e-3, 16, "constant",
        _NPZ + "; as many input channels as the file's images"),
     BS("split-fashion-mnist", B.split_fashion_mnist,
-       _TV.format(name="FashionMNIST"), _small_cnn, 5, 1e-3, 64, "constant",
+       _TV.format(name="FashionMNIST"), small_cnn, 5, 1e-3, 64, "constant",
        _FASHION + "; batch 64: the full training set gives 940 steps per experience",
        (1, 28, 28)),
-    BS("split-mnist", B.split_mnist, _TV.format(name="MNIST"), _resnet32, 5, 1e-3,
+    BS("split-mnist", B.split_mnist, _TV.format(name="MNIST"), resnet32, 5, 1e-3,
        128, "constant", "ResNet-32; MNIST is learnt in a few epochs", (1, 28, 28)),
-    BS("imagefolder", B.split_image_tree, IMAGE_TREE_LAYOUT, _by_size, 10, 1e-3,
+    BS("imagefolder", B.split_image_tree, IMAGE_TREE_LAYOUT, by_size, 10, 1e-3,
        64, "constant", _TREE, gpu=_PAPER_CIFAR),
-    BS("split-cifar100", B.split_cifar100, CIFAR100_LAYOUT, _by_size, 10, 1e-3,
+    BS("split-cifar100", B.split_cifar100, CIFAR100_LAYOUT, by_size, 10, 1e-3,
        64, "constant", _TREE + "; the imagefolder record's recipe, so that both "
        "layouts of CIFAR-100 give the same results", (3, 32, 32), gpu=_PAPER_CIFAR),
-    BS("imagenet-subset", B.split_imagefolder, IMAGEFOLDER_LAYOUT, _resnet18, 30,
+    BS("imagenet-subset", B.split_imagefolder, IMAGEFOLDER_LAYOUT, resnet18, 30,
        1e-3, 64, "constant", _INET, (3, 224, 224)),
 ]}
 # fmt: on
