@@ -39,15 +39,15 @@ def digits_cnn(shape):
 
 
 def resnet32(shape):
-    from ..models import makeresnet32
+    from ..models import make_resnet32
 
-    return lambda **kw: makeresnet32(in_channels=shape[0], **kw)
+    return lambda **kw: make_resnet32(in_channels=shape[0], **kw)
 
 
 def resnet18(shape):
-    from ..models import makeresnet18
+    from ..models import make_resnet18
 
-    return makeresnet18
+    return make_resnet18
 
 
 def by_size(shape):
