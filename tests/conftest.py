@@ -35,6 +35,7 @@ SLOW = (
     "tests/test_package.py::test_featadapt_compare_console_script",
     "tests/test_cli.py::test_python_m_compare_is_featadapt_compare",
     "tests/test_drift.py::test_drift_in_evaluation_plugin_and_csv_and_fa_beats",
+    "tests/test_adversarial_distillation.py::test_adversarial_images_made_once",
 )
 
 
