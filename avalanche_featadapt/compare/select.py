@@ -97,12 +97,14 @@ def held_out(benchmark, fraction: float = VALIDATION_FRACTION, *, seed=SPLIT_SEE
 
 def shared_epochs(curve: Mapping[int, float], gain: float = GAIN) -> Tuple[int, bool]:
     """(epochs, converged): the smallest epochs E of ``curve`` (epochs ->
-    Joint's validation accuracy) whose next grid value (its double on a
-    doubling grid) gains less than ``gain``; the largest E, with
-    ``converged=False``, when no E does."""
+    Joint's validation accuracy) that no larger value of the grid beats by
+    ``gain`` or more (on a doubling grid: doubling E, or more, gains less
+    than ``gain``). Every larger value counts, not only the next one, so a
+    dip between two grid values is not taken for convergence. The largest
+    E, with ``converged=False``, when no smaller E qualifies."""
     grid = sorted(curve)
-    for e, nxt in zip(grid, grid[1:]):
-        if curve[nxt] - curve[e] < gain:
+    for i, e in enumerate(grid[:-1]):
+        if max(curve[f] for f in grid[i + 1 :]) - curve[e] < gain:
             return e, True
     return grid[-1], False
 

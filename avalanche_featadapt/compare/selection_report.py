@@ -31,16 +31,17 @@ def _verdict(sel: Selection) -> str:
     grid = sorted(joint)
     if not sel.converged:
         return (
-            f"Joint has NOT converged within the grid: every doubling up to "
-            f"{grid[-1]} epochs still gains {100 * GAIN:.0f} point or more. The "
+            f"Joint has NOT converged within the grid: from every value below "
+            f"{grid[-1]} epochs, a larger one gains {100 * GAIN:.0f} point or more. The "
             f"shared budget is the grid's end, {sel.shared} epochs; extend "
             "--epochs-grid (e.g. add its double) and run again."
         )
-    nxt = grid[grid.index(sel.shared) + 1]
-    g = 100 * (joint[nxt] - joint[sel.shared])
+    later = grid[grid.index(sel.shared) + 1 :]
+    g = 100 * (max(joint[e] for e in later) - joint[sel.shared])
     return (
-        f"Shared budget: {sel.shared} epochs, where Joint has converged: "
-        f"{nxt} epochs gain {g:+.1f} points (less than {100 * GAIN:.0f})."
+        f"Shared budget: {sel.shared} epochs, where Joint has converged: no "
+        f"larger value of the grid gains more than {g:+.1f} points (less than "
+        f"{100 * GAIN:.0f})."
     )
 
 
