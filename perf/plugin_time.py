@@ -38,10 +38,6 @@ def timed_plugins(strategy, spent):
             if not attr.startswith(("before_", "after_")):
                 continue
             fn = getattr(plugin, attr)
-            if getattr(type(plugin), attr, None) is getattr(
-                plugin.__class__.__mro__[-2], attr, None
-            ):
-                continue  # the base class's no-op
 
             def wrapper(*a, _fn=fn, _key=name, **k):
                 t0 = time.perf_counter()

@@ -20,22 +20,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-import numpy as np
 import torch
 from avalanche.training.plugins import SupervisedPlugin
 
 from .._atomic import write_atomically
+from .._config import rng_state, set_rng_state
 
 __all__ = ["BaseModelCache", "BaseModelKey", "data_fingerprint", "factory_identity"]
 
 #: bump when the file's contents or what they mean change
-_FORMAT = 1
+_FORMAT = 2
 _CLOCK = (
     "train_iterations",
     "train_exp_iterations",
@@ -104,17 +103,11 @@ class BaseModelCache(SupervisedPlugin):
 
 
 def _snapshot(strategy) -> dict:
-    cuda = torch.device(strategy.device).type == "cuda"
-    state = np.random.get_state()
     return {
         "format": _FORMAT,
         "model": strategy.model.state_dict(),
         "optimizer": strategy.optimizer.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if cuda else [],
-        "numpy_rng": [state[0], torch.from_numpy(state[1].astype(np.int64))]
-        + list(state[2:]),
-        "python_rng": random.getstate(),
+        "rng": rng_state(),  # the checkpoints' own record of the generators
         "clock": {k: getattr(strategy.clock, k) for k in _CLOCK},
     }
 
@@ -122,13 +115,7 @@ def _snapshot(strategy) -> dict:
 def _restore(strategy, cached: dict) -> None:
     strategy.model.load_state_dict(cached["model"])
     strategy.optimizer.load_state_dict(cached["optimizer"])
-    torch.set_rng_state(cached["torch_rng"])
-    if cached["cuda_rng"]:
-        torch.cuda.set_rng_state_all(cached["cuda_rng"])
-    name, keys, *rest = cached["numpy_rng"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    version, internal, gauss = cached["python_rng"]
-    random.setstate((version, tuple(internal), gauss))
+    set_rng_state(cached["rng"])
     for k, v in cached["clock"].items():
         setattr(strategy.clock, k, v)
 
