@@ -17,6 +17,7 @@ import warnings
 from collections import defaultdict
 
 import torch
+from avalanche.training.plugins import SupervisedPlugin
 
 from avalanche_featadapt.compare import BENCHMARKS
 from avalanche_featadapt.compare.build import build_strategy
@@ -28,6 +29,9 @@ warnings.filterwarnings("ignore")
 warnings.showwarning = lambda *a, **k: None  # Avalanche re-enables its own
 
 
+_CALLBACKS = {a for a in dir(SupervisedPlugin) if a.startswith(("before_", "after_"))}
+
+
 def timed_plugins(strategy, spent):
     """Wrap every callback of every plugin but the evaluator with a timer."""
     for plugin in strategy.plugins:
@@ -35,7 +39,7 @@ def timed_plugins(strategy, spent):
             continue
         name = type(plugin).__name__
         for attr in dir(plugin):
-            if not attr.startswith(("before_", "after_")):
+            if attr not in _CALLBACKS:  # e.g. OneClassFreezer.after_experiences
                 continue
             fn = getattr(plugin, attr)
 
