@@ -76,6 +76,8 @@ def _select(args) -> int:
     out = Path(args.out or f"results/{args.benchmark}/select")
     command = _select_command(args)
     try:
+        if out.exists() and not out.is_dir():  # before the runs, not after
+            raise ValueError(f"--out {out} is a file; give a folder (it is created).")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             warnings.showwarning = lambda *a, **k: None
@@ -95,8 +97,6 @@ def _select(args) -> int:
                 command=command,
                 quiet=args.quiet,
             )
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} is a file; give a folder (it is created).")
         files = write_selection(sel, out)
     except (ValueError, OSError) as e:
         print(f"featadapt select: error: {e}", file=sys.stderr)
