@@ -233,10 +233,8 @@ def _unpickle(path: Path) -> dict:
 
 
 class _Normalize(torch.nn.Module):
-    """uint8 C x H x W -> float32, minus the channel mean, over the std.
-    torchvision's ``ToDtype(scale=True)`` + ``Normalize`` computes the same
-    up to 5e-7 per pixel, which would change the recorded figures' last
-    digits; this is the computation they were measured with."""
+    """uint8 C x H x W -> float32, minus the channel mean, over the std (the
+    recorded figures' computation; torchvision's differs by up to 5e-7)."""
 
     def __init__(self, mean, std):
         super().__init__()
