@@ -16,7 +16,7 @@ _SMALL = dict(
     memory_bytes=3200,
     quiet=True,
 )
-_TIMED = {"wall_time_s"}
+_TIMED = {"wall_time_s", "cpu_time_s"}
 
 
 def _accuracies(rows):

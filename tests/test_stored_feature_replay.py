@@ -115,9 +115,7 @@ def _old_class_accuracy_of_training_head(digits, lambda_stored, tmp_path):
     # forgets; at batch 32 the first experience's 27 iterations had frozen
     # lagging BatchNorm statistics, and until BatchNormFreezer recomputed
     # them the stored features were off from what the head had learnt
-    s = small_fa(
-        tmp_path, train_epochs=3, train_mb_size=4, lambda_stored=lambda_stored
-    )
+    s = small_fa(tmp_path, train_epochs=3, train_mb_size=4, lambda_stored=lambda_stored)
     s.train(digits.train_stream[0])
     v, y = s.buffer.features()  # what the term replays during experience 2
     s.train(digits.train_stream[1])

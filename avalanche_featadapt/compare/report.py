@@ -15,7 +15,7 @@ from .trainings import by_training
 
 __all__ = ["crossings", "crossover", "fmt_bytes", "stats", "summarize"]
 
-_KEYS = ("final", "avg_inc", "forgetting", "memory", "wall", "min_new")
+_KEYS = ("final", "avg_inc", "forgetting", "memory", "wall", "cpu", "min_new")
 #: the measures of the summary's tables, crossovers and orderings, headline first
 _MEASURES = (("avg_inc", "average incremental accuracy"), ("final", "final accuracy"))
 
@@ -27,7 +27,9 @@ def budgets_of(rows: List[Dict]) -> List[int]:
 
 def stats(rows: List[Dict], budget: Optional[int] = None) -> Dict[str, Dict]:
     """Per strategy, over seeds, at one budget: final and average incremental
-    accuracy, final forgetting, most memory bytes held, total wall time,
+    accuracy, final forgetting, most memory bytes held, total wall and CPU
+    time (one torch thread per run: the CPU time is the wall time on an idle
+    core),
     lowest accuracy on the newest classes; each a list over seeds.
 
     :param budget: which budget's rows; may be left out when ``rows`` have
@@ -53,6 +55,7 @@ def stats(rows: List[Dict], budget: Optional[int] = None) -> Dict[str, Dict]:
             s["forgetting"].append(rs[-1]["forgetting"])
             s["memory"].append(max(r["memory_bytes"] for r in rs))
             s["wall"].append(rs[-1]["wall_time_s"])
+            s["cpu"].append(rs[-1].get("cpu_time_s", float("nan")))
             s["min_new"].append(min(r["new_accuracy"] for r in rs))
         out[name] = s
     return out
@@ -123,14 +126,15 @@ def _budget_table(rows, budget, one_seed) -> List[str]:
     st = stats(rows, budget)
     lines = [
         "| strategy | avg incremental acc (%) | final acc (%) | forgetting (%) "
-        "| memory bytes | wall time (s) |",
-        "|---|---|---|---|---|---|",
+        "| memory bytes | wall time (s) | CPU time (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, s in st.items():
         avg = "—" if name == "joint" else _pm(s["avg_inc"])
         lines.append(
             f"| {name} | {avg} | {_pm(s['final'])} | {_pm(s['forgetting'])} "
-            f"| {int(np.max(s['memory'])):,} | {_pm(s['wall'], pct=False)} |"
+            f"| {int(np.max(s['memory'])):,} | {_pm(s['wall'], pct=False)} "
+            f"| {_pm(s['cpu'], pct=False)} |"
         )
     at = [r for r in rows if r["budget_bytes"] == budget]
     n_exp = max(r["experience"] for r in at) + 1

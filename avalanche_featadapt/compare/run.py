@@ -50,6 +50,7 @@ CSV_FIELDS = [
     "forgetting",
     "memory_bytes",
     "wall_time_s",
+    "cpu_time_s",
     "drift_estimated_rel_l2",
     "drift_stale_rel_l2",
     "drift_estimated_cosine",

@@ -99,16 +99,18 @@ def run_one(
         plugins=_base_plugin(name, base_cache, seed, kw),
         **kw,
     )
-    rows, wall, n = [], 0.0, len(benchmark.train_stream)
+    rows, wall, cpu, n = [], 0.0, 0.0, len(benchmark.train_stream)
     try:
         steps = [benchmark.train_stream] if name == "joint" else benchmark.train_stream
         for i, exp in enumerate(steps):
             i = n - 1 if name == "joint" else i
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             strategy.train(exp)
             wall += time.perf_counter() - t0
+            cpu += time.process_time() - c0  # the time a run takes on an idle core
             res = strategy.eval(benchmark.test_stream[: i + 1])
-            rows.append({**_row(res, benchmark, i), "wall_time_s": wall})
+            timing = {"wall_time_s": wall, "cpu_time_s": cpu}
+            rows.append({**_row(res, benchmark, i), **timing})
             if progress:
                 progress.update(n if name == "joint" else 1)
     finally:
