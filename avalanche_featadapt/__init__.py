@@ -1,70 +1,62 @@
 """avalanche-featadapt: memory-efficient feature adaptation for
-class-incremental learning (Iscen et al., ECCV 2020) in Avalanche."""
+class-incremental learning (Iscen et al., ECCV 2020) in Avalanche.
 
-from ._utils import split_model
-from .benchmarks import SplitDigits
-from .models import (
-    CosineIncrementalClassifier,
-    DigitsCNN,
-    FeatureClassifierModel,
-    make_digits_model,
-)
-from .plugins import (
-    AdapterTrainer,
-    AdversarialDistillation,
-    BatchNormFreezer,
-    ClassifierRetrainer,
-    DistillationRegularizer,
-    FeatureAdapter,
-    FeatureBuffer,
-    HerdingSelector,
-    OneClassFreezer,
-    StoredFeatureReplay,
-)
-from .plugins import MaskedNCMClassifier, SDCPlugin, compensate_drift
-from .strategies import FeatureAdaptationStrategy, SDCStrategy, TripletLoss
-from .memory import memory_bytes_of
-from .metrics import (
-    BACKBONE_LOSS,
-    BackboneLoss,
-    DriftMetric,
-    MemoryBytes,
-    MetricsCSVLogger,
-)
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+The names below are imported on first use (PEP 562), so that ``featadapt
+--help`` and ``featadapt list`` start without importing torch or Avalanche;
+``from avalanche_featadapt import X`` works as usual."""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.2.0"
 
-__all__ = [
-    "BACKBONE_LOSS",
-    "BackboneLoss",
-    "CheckpointError",
-    "DriftMetric",
-    "MaskedNCMClassifier",
-    "MemoryBytes",
-    "MetricsCSVLogger",
-    "SDCPlugin",
-    "SDCStrategy",
-    "TripletLoss",
-    "compensate_drift",
-    "load_checkpoint",
-    "memory_bytes_of",
-    "save_checkpoint",
-    "AdapterTrainer",
-    "AdversarialDistillation",
-    "BatchNormFreezer",
-    "ClassifierRetrainer",
-    "CosineIncrementalClassifier",
-    "DigitsCNN",
-    "DistillationRegularizer",
-    "FeatureAdapter",
-    "FeatureAdaptationStrategy",
-    "FeatureBuffer",
-    "FeatureClassifierModel",
-    "HerdingSelector",
-    "OneClassFreezer",
-    "SplitDigits",
-    "StoredFeatureReplay",
-    "make_digits_model",
-    "split_model",
-]
+# name -> the submodule that defines it
+_HOMES = {
+    "split_model": "._utils",
+    "SplitDigits": ".benchmarks",
+    "CosineIncrementalClassifier": ".models",
+    "DigitsCNN": ".models",
+    "FeatureClassifierModel": ".models",
+    "make_digits_model": ".models",
+    "AdapterTrainer": ".plugins",
+    "AdversarialDistillation": ".plugins",
+    "BatchNormFreezer": ".plugins",
+    "ClassifierRetrainer": ".plugins",
+    "DistillationRegularizer": ".plugins",
+    "FeatureAdapter": ".plugins",
+    "FeatureBuffer": ".plugins",
+    "HerdingSelector": ".plugins",
+    "OneClassFreezer": ".plugins",
+    "StoredFeatureReplay": ".plugins",
+    "MaskedNCMClassifier": ".plugins",
+    "SDCPlugin": ".plugins",
+    "compensate_drift": ".plugins",
+    "FeatureAdaptationStrategy": ".strategies",
+    "SDCStrategy": ".strategies",
+    "TripletLoss": ".strategies",
+    "memory_bytes_of": ".memory",
+    "BACKBONE_LOSS": ".metrics",
+    "BackboneLoss": ".metrics",
+    "DriftMetric": ".metrics",
+    "MemoryBytes": ".metrics",
+    "MetricsCSVLogger": ".metrics",
+    "CheckpointError": ".checkpoint",
+    "load_checkpoint": ".checkpoint",
+    "save_checkpoint": ".checkpoint",
+}
+
+__all__ = sorted(_HOMES, key=str.lower)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))

@@ -39,7 +39,7 @@ def timed_plugins(strategy, spent):
             continue
         name = type(plugin).__name__
         for attr in dir(plugin):
-            if attr not in _CALLBACKS:  # e.g. OneClassFreezer.after_experiences
+            if attr not in _CALLBACKS:  # attributes that are not callbacks
                 continue
             fn = getattr(plugin, attr)
 

@@ -16,18 +16,43 @@ Every ``split_*`` builder is called as ``(protocol, seed=, data_root=)``.
 Nothing is ever downloaded.
 """
 
-from .arrays import (
-    SplitArrays,
-    load_npz,
-    split_fashion_mnist,
-    split_mnist,
-    split_npz,
-    split_torchvision,
-)
-from .digits import SplitDigits, digits_tensors, split_digits
-from .protocol import parse_protocol
-from .images import read_cifar100, read_image_tree, split_cifar100, split_image_tree
-from .real import split_imagefolder
+from __future__ import annotations
+
+import importlib
+
+# name -> its module, imported on first use (PEP 562): the registry reads
+# the layouts (.layouts) without importing torch or Avalanche
+_HOMES = {
+    "SplitArrays": ".arrays",
+    "load_npz": ".arrays",
+    "split_fashion_mnist": ".arrays",
+    "split_mnist": ".arrays",
+    "split_npz": ".arrays",
+    "split_torchvision": ".arrays",
+    "SplitDigits": ".digits",
+    "digits_tensors": ".digits",
+    "split_digits": ".digits",
+    "parse_protocol": ".protocol",
+    "read_cifar100": ".images",
+    "read_image_tree": ".images",
+    "split_cifar100": ".images",
+    "split_image_tree": ".images",
+    "split_imagefolder": ".real",
+}
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))
+
 
 __all__ = [
     "SplitArrays",

@@ -18,6 +18,7 @@ from avalanche.benchmarks.utils.classification_dataset import (
     _make_taskaware_tensor_classification_dataset,
 )
 
+from .layouts import NPZ_LAYOUT, TORCHVISION_LAYOUT
 from .protocol import parse_protocol, per_exp_classes
 
 __all__ = [
@@ -30,15 +31,6 @@ __all__ = [
     "split_npz",
     "split_torchvision",
 ]
-
-NPZ_LAYOUT = (
-    "an .npz file with arrays x (uint8, N x H x W or N x H x W x C, pixel values "
-    "0..255) and y (integer class ids 0..K-1, N entries)"
-)
-TORCHVISION_LAYOUT = (
-    "DATA_ROOT/{name}/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte "
-    "(torchvision's layout, the files un-gzipped)"
-)
 
 
 def to_tensor_images(x) -> torch.Tensor:

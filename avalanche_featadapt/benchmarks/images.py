@@ -33,6 +33,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
+from .layouts import CIFAR100_LAYOUT, IMAGE_TREE_LAYOUT
 from .protocol import check_protocol_form, parse_protocol
 
 __all__ = [
@@ -46,15 +47,6 @@ __all__ = [
     "split_image_tree",
 ]
 
-IMAGE_TREE_LAYOUT = (
-    "DATA_ROOT/train/<class>/<image> and DATA_ROOT/test/<class>/<image> (or "
-    "val/ in place of test/): the same class folders in both, PNG or JPEG "
-    "images of one size"
-)
-CIFAR100_LAYOUT = (
-    "DATA_ROOT/cifar-100-python/{train,test,meta} (the extracted python version "
-    "of CIFAR-100)"
-)
 _SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 Arrays = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, List[str]]

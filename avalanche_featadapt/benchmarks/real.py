@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from .layouts import IMAGEFOLDER_LAYOUT
 from .protocol import parse_protocol
 
 __all__ = [
@@ -15,10 +16,6 @@ __all__ = [
     "split_imagefolder",
 ]
 
-IMAGEFOLDER_LAYOUT = (
-    "DATA_ROOT/train/<class>/*.JPEG and DATA_ROOT/val/<class>/*.JPEG "
-    "(torchvision ImageFolder layout, the same class folders in both)"
-)
 #: ImageNet's channel statistics (torchvision's reference training scripts)
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 

@@ -21,27 +21,41 @@ bytes, writing results.csv, summary.md and plots.
 - :mod:`~avalanche_featadapt.compare.cli`: the ``featadapt`` command.
 """
 
-from .build import build_strategy, icarl_memory_size
-from .cli import build_parser, main
-from .plots import COLORS, plot_all
-from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
-from .report import crossover, stats, summarize
-from .run import CSV_FIELDS, ComparisonFailed, run_comparison
+from __future__ import annotations
 
-__all__ = [
-    "BENCHMARKS",
-    "COLORS",
-    "CSV_FIELDS",
-    "ComparisonFailed",
-    "DEFAULT_STRATEGIES",
-    "STRATEGIES",
-    "build_parser",
-    "build_strategy",
-    "crossover",
-    "icarl_memory_size",
-    "main",
-    "plot_all",
-    "run_comparison",
-    "stats",
-    "summarize",
-]
+import importlib
+
+# name -> the submodule that defines it, imported on first use (PEP 562):
+# ``featadapt --help`` and ``featadapt list`` need neither torch nor Avalanche
+_HOMES = {
+    "build_strategy": ".build",
+    "icarl_memory_size": ".build",
+    "build_parser": ".cli",
+    "main": ".cli",
+    "COLORS": ".plots",
+    "plot_all": ".plots",
+    "BENCHMARKS": ".registry",
+    "DEFAULT_STRATEGIES": ".registry",
+    "STRATEGIES": ".registry",
+    "crossover": ".report",
+    "stats": ".report",
+    "summarize": ".report",
+    "CSV_FIELDS": ".run",
+    "ComparisonFailed": ".run",
+    "run_comparison": ".run",
+}
+
+__all__ = sorted(_HOMES, key=str.lower)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))

@@ -6,13 +6,14 @@ beside the strategies; ``featadapt list`` prints them."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
-from .. import benchmarks as B
-from ..benchmarks.arrays import NPZ_LAYOUT, TORCHVISION_LAYOUT
-from ..benchmarks.images import CIFAR100_LAYOUT, IMAGE_TREE_LAYOUT
-from ..benchmarks.real import IMAGEFOLDER_LAYOUT
+from ..benchmarks.layouts import CIFAR100_LAYOUT, IMAGE_TREE_LAYOUT
+from ..benchmarks.layouts import IMAGEFOLDER_LAYOUT, NPZ_LAYOUT, TORCHVISION_LAYOUT
 from .model_choice import (
     by_size,
     by_size_gpu,
@@ -111,6 +112,45 @@ class BenchmarkSpec:
         best = ", ".join(f"{k} {v}" for k, v in self.best_epochs.items())
         return f"shared {self.epochs} epochs, each at its best: {best}; by {self.selection}"
 
+
+class _Builder:
+    """A builder of :mod:`avalanche_featadapt.benchmarks`, imported at its
+    first call (torch, Avalanche): reading the records, as ``featadapt
+    list`` and ``--help`` do, imports neither."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def _target(self) -> Callable:
+        module = importlib.import_module(
+            f"avalanche_featadapt.benchmarks.{self.module}"
+        )
+        return getattr(module, self.name)
+
+    def __call__(self, *args, **kwargs):
+        return self._target()(*args, **kwargs)
+
+    @property
+    def __signature__(self):
+        return inspect.signature(self._target())
+
+    def __repr__(self):
+        return f"avalanche_featadapt.benchmarks.{self.name}"
+
+
+#: the builders, each imported at its first call
+B = SimpleNamespace(
+    **{
+        name: _Builder(module, name)
+        for module, names in [
+            ("digits", ["split_digits"]),
+            ("arrays", ["split_npz", "split_fashion_mnist", "split_mnist"]),
+            ("images", ["split_image_tree", "split_cifar100"]),
+            ("real", ["split_imagefolder"]),
+        ]
+        for name in names
+    }
+)
 
 _FASHION = (
     "Adam 1e-3, the small CNN at width 16, as measured on the 4,443-image "

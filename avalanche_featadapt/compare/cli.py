@@ -10,10 +10,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
-from .run import DEFAULT_SWEEP_IMAGES, OUTPUTS, ComparisonFailed, run_comparison
-from .run import TEXT_FIELDS
+from .registry import BENCHMARKS, DEFAULT_STRATEGIES, DEFAULT_SWEEP_IMAGES
+from .registry import STRATEGIES
 from .select_cli import add_select
+
+# .run (torch, Avalanche) is imported where a command needs it: `featadapt
+# --help` and `featadapt list` start in a fraction of a second
 
 __all__ = ["build_parser", "main"]
 
@@ -155,6 +157,8 @@ def _error(msg, command="compare") -> int:
 
 
 def _compare(args) -> int:
+    from .run import OUTPUTS, ComparisonFailed, run_comparison
+
     out = Path(args.out or f"results/{args.benchmark}")
     try:
         with warnings.catch_warnings():
@@ -194,6 +198,8 @@ def _compare(args) -> int:
 
 def read_results(path) -> list:
     """The rows of a results.csv, with numbers as numbers."""
+    from .run import TEXT_FIELDS
+
     ints = {"seed", "budget_bytes", "experience", "classes_seen", "memory_bytes"}
     ints.add("epochs")
     rows = []

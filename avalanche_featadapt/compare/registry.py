@@ -15,6 +15,7 @@ __all__ = [
     "BENCHMARKS",
     "BenchmarkSpec",
     "DEFAULT_STRATEGIES",
+    "DEFAULT_SWEEP_IMAGES",
     "GPURecipe",
     "STRATEGIES",
     "StrategySpec",
@@ -141,3 +142,6 @@ _RECORDS = [
 # fmt: on
 STRATEGIES: Dict[str, StrategySpec] = {r.name: r for r in _RECORDS}
 DEFAULT_STRATEGIES = [r.name for r in _RECORDS if r.default]
+# the default budgets of ``featadapt compare``: the bytes of this many images
+# (run.py's default_images; a test keeps the two equal)
+DEFAULT_SWEEP_IMAGES = (50, 800)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from .checks import check_settings, check_workers
 from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
@@ -59,6 +58,7 @@ def held_out(benchmark, fraction: float = VALIDATION_FRACTION, *, seed=SPLIT_SEE
     :raises ValueError: if ``fraction`` is not in (0, 1) or a class has
         fewer than 2 training images.
     """
+    import torch  # here, as Avalanche: `featadapt --help` needs neither
     from avalanche.benchmarks import nc_benchmark
     from avalanche.benchmarks.utils import concat_datasets
 

@@ -120,7 +120,7 @@ class AdversarialDistillation(SupervisedPlugin, supports_distributed=True):
         cos = F.cosine_similarity(student, self.targets[idx], dim=1)
         term = self.lambda_adc * (1 - cos).mean()
         strategy.loss = strategy.loss + term
-        self.last_term = float(term)
+        self.last_term = float(term.detach())
 
     def after_training_exp(self, strategy, **kwargs):
         self.images = self.targets = None

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from .._checks import experience_classes
 from .._utils import check_count
+from .one_class import refuse_renamed
 
 __all__ = ["BatchNormFreezer"]
 
@@ -67,20 +68,22 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
     class"). Feature adaptation does not train such experiences by default
     (:class:`OneClassFreezer`).
 
-    :param after_experiences: how many experiences train BatchNorm normally
-        before its statistics are frozen.
+    :param warmup_experiences: how many experiences train BatchNorm normally
+        before its statistics are frozen (formerly ``after_experiences``, a
+        name that Avalanche took for a callback).
     """
 
-    def __init__(self, *, after_experiences: int = 1):
+    def __init__(self, *, warmup_experiences: int = 1, **renamed):
         super().__init__()
-        check_count("after_experiences", after_experiences)
-        self.after_experiences = after_experiences
+        refuse_renamed("BatchNormFreezer", renamed)
+        check_count("warmup_experiences", warmup_experiences)
+        self.warmup_experiences = warmup_experiences
         self._bn = []
         self._warned = False
         self._warn_now = False
 
     def before_training_exp(self, strategy, **kwargs):
-        frozen = strategy.clock.train_exp_counter >= self.after_experiences
+        frozen = strategy.clock.train_exp_counter >= self.warmup_experiences
         self._bn = (
             [
                 m
@@ -105,7 +108,7 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
 
     def after_training_exp(self, strategy, **kwargs):
         self._bn = []
-        last = strategy.clock.train_exp_counter == self.after_experiences - 1
+        last = strategy.clock.train_exp_counter == self.warmup_experiences - 1
         if last and any(_unconverged(m) for m in strategy.model.modules()):
             data = DataLoader(  # own generator: the run's shuffling is kept
                 strategy.adapted_dataset,

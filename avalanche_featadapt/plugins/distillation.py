@@ -193,7 +193,7 @@ class DistillationRegularizer(SupervisedPlugin, supports_distributed=True):
             )
         for v in terms.values():
             strategy.loss = strategy.loss + v
-        self.last_terms = {k: float(v) for k, v in terms.items()}
+        self.last_terms = {k: float(v.detach()) for k, v in terms.items()}
 
     def _teacher_logits(self, x):
         # A TrainEvalModel (Avalanche's ICaRL, SDCStrategy) answers with its

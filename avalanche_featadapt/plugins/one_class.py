@@ -11,6 +11,8 @@ from .._utils import check_count
 
 __all__ = ["OneClassFreezer"]
 
+RENAMED = {"after_experiences": "warmup_experiences"}
+
 ONE_CLASS_NOTICE = (
     "Experience {exp} has a single class: the backbone is kept as it is and only "
     "the classifier learns the class, from its stored features (freeze_one_class="
@@ -47,20 +49,23 @@ class OneClassFreezer(SupervisedPlugin, supports_distributed=True):
     it asks the template to stop before the first epoch
     (``strategy.stop_training()``, as ``EarlyStoppingPlugin`` does).
 
-    :param after_experiences: how many experiences always train.
+    :param warmup_experiences: how many experiences always train
+        (formerly ``after_experiences``, a name that Avalanche took for a
+        callback).
     """
 
-    def __init__(self, *, after_experiences: int = 1):
+    def __init__(self, *, warmup_experiences: int = 1, **renamed):
         super().__init__()
-        check_count("after_experiences", after_experiences)
-        self.after_experiences = after_experiences
+        refuse_renamed("OneClassFreezer", renamed)
+        check_count("warmup_experiences", warmup_experiences)
+        self.warmup_experiences = warmup_experiences
         self.frozen_experiences: list = []
         self._warned = False
 
     def freezes(self, strategy) -> bool:
         """Whether the current experience keeps the backbone as it is."""
         return (
-            strategy.clock.train_exp_counter >= self.after_experiences
+            strategy.clock.train_exp_counter >= self.warmup_experiences
             and len(experience_classes(strategy.experience)) == 1
         )
 
@@ -76,3 +81,18 @@ class OneClassFreezer(SupervisedPlugin, supports_distributed=True):
     def before_training_epoch(self, strategy, **kwargs):
         if self.freezes(strategy):
             strategy.stop_training()
+
+
+def refuse_renamed(owner: str, renamed: dict):
+    """Refuse the keywords of ``renamed`` (a constructor's ``**kwargs``),
+    naming the new keyword of an old one."""
+    for old, value in renamed.items():
+        if old in RENAMED:
+            raise TypeError(
+                f"{owner}: {old}= was renamed {RENAMED[old]}= (Avalanche took "
+                f"the old name for a callback); pass {RENAMED[old]}={value!r}."
+            )
+        raise TypeError(
+            f"{owner} got an unexpected keyword argument {old!r}; it takes "
+            "warmup_experiences= only."
+        )

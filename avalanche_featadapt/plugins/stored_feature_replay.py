@@ -87,7 +87,7 @@ class StoredFeatureReplay(SupervisedPlugin, supports_distributed=True):
         # lambda_stored * CE(g(v), y) on stored old-class features
         term = self.lambda_stored * F.cross_entropy(logits, self.labels[idx])
         strategy.loss = strategy.loss + term
-        self.last_term = float(term)
+        self.last_term = float(term.detach())
 
     def after_training_exp(self, strategy, **kwargs):
         self.features = self.labels = None
