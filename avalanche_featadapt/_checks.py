@@ -1,19 +1,22 @@
 """Input checks of the training loop, shared by the strategies and plugins:
-an experience (task labels, labels, classes timeline), a multi-head model, a
-batch with NaN/inf, an experience's classes, a plugin composed wrongly.
-Constructor arguments are checked in :mod:`._arg_checks`."""
+an experience (task labels, labels, classes timeline), a multi-head or
+float64 model, a batch with NaN/inf, an experience's classes, a plugin
+composed wrongly. Constructor arguments are checked in :mod:`._arg_checks`;
+the set-up of ``EarlyStoppingPlugin`` in :mod:`._early_stopping`."""
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import torch
 from torch import nn
 
 __all__ = [
     "check_buffer_order",
+    "check_class_ids",
     "check_experience",
     "check_finite_batch",
+    "check_float32",
     "check_labels",
     "check_single_head",
     "experience_classes",
@@ -21,17 +24,44 @@ __all__ = [
 ]
 
 
-def check_finite_batch(x, experience: int) -> None:
+def check_finite_batch(x, experience: int, *, training: bool = True) -> None:
     """Refuse a training batch with NaN or inf before the forward pass, so
-    that neither the weights nor BatchNorm's running statistics see it."""
+    that neither the weights nor BatchNorm's running statistics see it; with
+    ``training=False``, an evaluation batch, whose NaN outputs would be
+    scored as an arbitrary class (all-NaN images of two classes scored 50 %)."""
     if isinstance(x, torch.Tensor) and x.is_floating_point():
         if not torch.isfinite(x).all():
             bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+            if not training:
+                raise ValueError(
+                    f"{bad} evaluation image(s) of experience {experience} contain "
+                    "NaN or inf; the model's outputs for them would be NaN and "
+                    "their predicted class arbitrary, so the accuracy would mean "
+                    "nothing. Clean or drop those images."
+                )
             raise ValueError(
                 f"{bad} training image(s) of experience {experience} contain NaN "
                 "or inf; nothing was trained on them (the weights and BatchNorm "
                 "statistics are unchanged). Clean or drop those images."
             )
+
+
+def check_float32(who: str, *modules) -> None:
+    """Refuse a model with floating-point parameters other than float32 (a
+    ``model.double()``): the stored features, the adapter, the cosine head
+    and the classifier retraining are float32, and would meet the model's
+    features with a raw dtype error."""
+    for module in modules:
+        if not isinstance(module, nn.Module):
+            continue
+        for name, p in module.named_parameters():
+            if p.is_floating_point() and p.dtype != torch.float32:
+                raise ValueError(
+                    f"{who} works in float32 (stored features, adapter, cosine "
+                    f"head, classifier retraining), but the model's parameter "
+                    f"{name!r} is {str(p.dtype).replace('torch.', '')}. Pass "
+                    "model.float(), and float32 images."
+                )
 
 
 def experience_classes(experience) -> List[int]:
@@ -63,12 +93,16 @@ def _index(plugins, plugin) -> int:
     return next((i for i, p in enumerate(plugins) if p is plugin), -1)
 
 
-def check_buffer_order(strategy, plugin, buffer, *, buffer_after: bool) -> None:
+def check_buffer_order(
+    strategy, plugin, buffer, *, buffer_after: Optional[bool]
+) -> None:
     """A plugin that works on a :class:`FeatureBuffer` needs it among the
     strategy's plugins, on the right side of itself: the adapter before its
     buffer (the buffer's update applies the adapter's phi_t), the classifier
-    retrainer after it (it trains on the updated buffer). Raises, saying how
-    to order them, instead of training and changing nothing."""
+    retrainer after it (it trains on the updated buffer); with
+    ``buffer_after=None`` (the plugins that read the stored features before
+    the experience) on either side. Raises, saying how to order them,
+    instead of training and changing nothing."""
     who = type(plugin).__name__
     plugins = list(strategy.plugins)
     i, j = _index(plugins, plugin), _index(plugins, buffer)
@@ -83,6 +117,8 @@ def check_buffer_order(strategy, plugin, buffer, *, buffer_after: bool) -> None:
             f"would never be filled or updated and {who} would change nothing. "
             f"Pass both: {right}."
         )
+    if buffer_after is None:
+        return
     if buffer_after and j < i or not buffer_after and j > i:
         where = "after" if buffer_after else "before"
         raise ValueError(
@@ -95,6 +131,26 @@ def check_buffer_order(strategy, plugin, buffer, *, buffer_after: bool) -> None:
 
 #: above this class id, a head of one unit per class id is refused
 MAX_CLASS_ID = 100_000
+
+
+def check_class_ids(labels, what: str = "labels") -> None:
+    """Refuse float labels (``.long()`` would truncate 1.5 to 1) and class
+    ids below 0 or above :data:`MAX_CLASS_ID` in a tensor of labels."""
+    t = torch.as_tensor(labels)
+    if t.is_floating_point() or t.dtype == torch.bool:
+        example = t[t != t.round()][:1].tolist() if t.is_floating_point() else []
+        raise ValueError(
+            f"{what} are {str(t.dtype).replace('torch.', '')}"
+            + (f" (e.g. {example[0]})" if example else "")
+            + "; class labels must be integers 0..C-1. Pass them as integers "
+            "(y.long())."
+        )
+    if t.numel() and not 0 <= int(t.min()) <= int(t.max()) <= MAX_CLASS_ID:
+        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
+        raise ValueError(
+            f"{what} contain class id {bad}; class labels must be integers "
+            f"0..C-1 (at most {MAX_CLASS_ID}). Remap the labels to 0..C-1."
+        )
 
 
 def check_labels(experience):

@@ -16,7 +16,14 @@ from typing import Optional, Tuple
 
 import torch
 
-__all__ = ["STORAGE", "storage_name", "bytes_per_feature", "encode", "decode"]
+__all__ = [
+    "STORAGE",
+    "storage_name",
+    "bytes_per_feature",
+    "check_encodable",
+    "encode",
+    "decode",
+]
 
 #: The storage dtypes a buffer accepts, by name.
 STORAGE = ("float32", "float16", "int8", "int4")
@@ -41,6 +48,35 @@ def bytes_per_feature(dim: int, dtype) -> int:
     if name == "int8":
         return dim + 4
     return dim * (4 if name == "float32" else 2)
+
+
+def check_encodable(x: torch.Tensor, dtype) -> None:
+    """Refuse float32 rows ``x`` that ``dtype`` would store as inf or NaN:
+    values beyond float16's range, or int4 rows whose span (max - min)
+    overflows float32, which makes the step inf and the decoded row NaN."""
+    name = storage_name(dtype)
+    if not x.numel() or name not in ("float16", "int4"):
+        return
+    if name == "float16":
+        top = float(x.abs().max())
+        if top > torch.finfo(torch.float16).max:
+            raise ValueError(
+                f"Features reach {top:.4g}, beyond float16's largest value 65504, "
+                "so they would be stored as inf; the buffer was left unchanged. "
+                "Use feature_dtype='int8' or 'int4' (scaled per feature) or "
+                "'float32', or normalise the features."
+            )
+        return
+    lo, hi = x.amin(dim=1), x.amax(dim=1)
+    wide = ~torch.isfinite((hi - lo) / 15.0)
+    if wide.any():
+        i = int(wide.nonzero()[0, 0])
+        raise ValueError(
+            f"A feature spans {float(lo[i]):.4g} to {float(hi[i]):.4g}: int4 "
+            "stores a row as steps of (max - min) / 15, which overflows float32 "
+            "there, so it would be stored as NaN; the buffer was left unchanged. "
+            "Use feature_dtype='int8' or 'float32', or normalise the features."
+        )
 
 
 def encode(x: torch.Tensor, dtype) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:

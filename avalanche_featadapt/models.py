@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from avalanche.models import IncrementalClassifier
 from torch import nn
 
+from ._checks import check_float32
+
 __all__ = [
     "FeatureClassifierModel",
     "LayerInputTap",
@@ -89,19 +91,35 @@ class AuxiliaryHeadModel(FeatureClassifierModel):
     while its own weights grow, and cosine feature distillation, being
     scale-free, does not stop it; a cosine head cannot do that.
 
+    A model that is not float32 is refused (the cosine head, like the
+    stored features, is float32), and so are features that are not 2-D (a
+    feature map (N, C, H, W) of a backbone without pooling).
+
     :param feature_extractor: the backbone h.
     :param classifier: the user's head g_W, used for inference.
     :param aux_classifier: the head that trains the backbone.
     """
 
     def __init__(self, feature_extractor, classifier, aux_classifier):
+        check_float32("FeatureAdaptationStrategy", feature_extractor, classifier)
         super().__init__(feature_extractor, classifier)
         self.aux_classifier = aux_classifier
         self.use_aux = False
 
     def forward(self, x):
-        head = self.aux_classifier if self.use_aux else self.classifier
-        return head(self.feature_extractor(x))
+        if not self.use_aux:
+            return self.classifier(self.feature_extractor(x))
+        features = self.feature_extractor(x)
+        if features.dim() != 2:
+            raise ValueError(
+                f"Features must be 2-D (n, d), got {tuple(features.shape)} from "
+                "the feature extractor: feature adaptation stores and adapts one "
+                "vector per image. End the backbone with pooling and a flatten "
+                "(e.g. nn.Sequential(backbone, nn.AdaptiveAvgPool2d(1), "
+                "nn.Flatten())), or pass last_layer_name= the layer that takes "
+                "the features."
+            )
+        return self.aux_classifier(features)
 
 
 class CosineIncrementalClassifier(IncrementalClassifier):

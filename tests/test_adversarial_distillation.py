@@ -71,6 +71,7 @@ def test_term_is_the_cosine_distillation_on_the_pushed_images():
     buf.add(torch.rand(20, 8), torch.tensor([0] * 10 + [1] * 10))
     s = _Strategy(model, _Images(torch.rand(50, 1, 4, 4)), [2])
     plugin = AdversarialDistillation(buffer=buf, lambda_adc=2.0, adc_per_class=7)
+    s.plugins = [plugin, buf]
     plugin.before_training_exp(s)
     assert plugin.images.shape == (14, 1, 4, 4)  # 7 per old class
     with torch.no_grad():  # the student moves; the teacher stays
@@ -98,6 +99,7 @@ def test_nothing_to_distil_before_old_classes_exist():
     buf.add(torch.rand(10, 8), torch.tensor([2] * 10))
     s = _Strategy(model, _Images(torch.rand(20, 1, 4, 4)), [2])  # stored = current
     plugin = AdversarialDistillation(buffer=buf)
+    s.plugins = [plugin, buf]
     plugin.before_training_exp(s)
     s.mb_x, s.loss = torch.zeros(3, 1, 4, 4), torch.tensor(0.5)
     plugin.before_backward(s)

@@ -25,9 +25,10 @@ def _fa(**kw):
     )
 
 
-def _digits_benchmark(poison=None):
+def _digits_benchmark(poison=None, nan_test=False):
     """SplitDigits-like 5x2 benchmark from tensors; ``poison`` = (class,
-    value) puts that value into one pixel of the first image of the class."""
+    value) puts that value into one pixel of the first image of the class;
+    ``nan_test`` makes every test image NaN."""
     from avalanche.benchmarks import nc_benchmark
 
     d = load_digits()
@@ -38,9 +39,11 @@ def _digits_benchmark(poison=None):
         x[(y == c).nonzero()[0, 0], 0, 3, 3] = value
     ds = TensorDataset(x, y)
     ds.targets = y.tolist()
+    test = TensorDataset(torch.full_like(x, float("nan")), y) if nan_test else ds
+    test.targets = y.tolist()
     return nc_benchmark(
         ds,
-        ds,
+        test,
         n_experiences=5,
         task_labels=False,
         seed=0,
@@ -86,6 +89,16 @@ def test_a_nan_or_inf_image_is_refused_before_the_optimizer_step(value):
     state = s.model.state_dict()  # BatchNorm's running statistics included
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
     assert torch.equal(s.buffer.features()[0], feats)
+
+
+def test_nan_evaluation_images_are_refused_not_scored():
+    """All-NaN test images of two classes scored 50 %: NaN logits, an
+    arbitrary predicted class, and no word."""
+    bm = _digits_benchmark(nan_test=True)
+    s = _fa()
+    s.train(bm.train_stream[0])
+    with pytest.raises(ValueError, match="evaluation image.*of experience 0.*NaN"):
+        s.eval(bm.test_stream[:1])
 
 
 def test_float16_features_beyond_its_range_are_refused(digits):
@@ -327,3 +340,63 @@ def test_sdc_plugin_alone_leaves_no_cache(digits):
         assert "_featadapt_teachers" not in s.__dict__
         assert "_featadapt_features" not in s.__dict__
     assert len(s.plugins[0].prototypes) == 4
+
+
+@pytest.mark.parametrize("who", ["replay", "adversarial"])
+def test_buffer_readers_without_their_buffer_are_refused(who, digits):
+    """StoredFeatureReplay and AdversarialDistillation read the buffer before
+    each experience; without it among the plugins it stayed empty and they
+    added nothing, silently. On either side of them it is accepted."""
+    from avalanche_featadapt import (
+        AdversarialDistillation,
+        FeatureBuffer,
+        StoredFeatureReplay,
+    )
+
+    make = StoredFeatureReplay if who == "replay" else AdversarialDistillation
+    buffer = FeatureBuffer(mem_size=40)
+    s = _naive([make(buffer=buffer)])
+    with pytest.raises(ValueError, match="not among the strategy's plugins.*Pass"):
+        s.train(digits.train_stream[0])
+    for order in ("before", "after"):
+        buffer = FeatureBuffer(mem_size=40)
+        plugin = make(buffer=buffer)
+        s = _naive([buffer, plugin] if order == "before" else [plugin, buffer])
+        s.train(digits.train_stream[0])
+        assert buffer.classes == digits.train_stream[0].classes_in_this_experience
+
+
+class _FeatureMap(torch.nn.Module):  # a backbone without pooling: (N, 4, 6, 6)
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_a_feature_map_gets_the_2d_message_at_the_first_iteration(digits):
+    """A backbone returning (N, C, H, W), with a head that flattens: the
+    auxiliary cosine head raised a raw shape error."""
+    fe = _FeatureMap()
+    head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(144, 10))
+    s = _fa(model=None, feature_extractor=fe, classifier=head)
+    with pytest.raises(ValueError, match=r"must be 2-D \(n, d\), got \(32, 4, 6, 6\)"):
+        s.train(digits.train_stream[0])
+    assert s.clock.train_iterations == 0
+
+
+@pytest.mark.parametrize("train_head", ["auxiliary", "model"])
+def test_a_float64_model_is_refused_clearly(train_head, digits):
+    """model.double() met the float32 cosine head (or, with the user's
+    head, the float32 stored features) with a raw dtype error."""
+    model = make_digits_model().double()
+    match = r"works in float32.*is float64\. Pass model.float\(\)"
+    if train_head == "auxiliary":  # refused at construction
+        with pytest.raises(ValueError, match=match):
+            _fa(model=model)
+        return
+    s = _fa(model=model, train_head="model")
+    with pytest.raises(ValueError, match=match):
+        s.train(digits.train_stream[0])
+    assert s.clock.train_iterations == 0

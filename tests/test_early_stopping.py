@@ -160,3 +160,84 @@ def test_early_stopping_keeps_fa_accuracy_on_splitdigits():
         # the frozen-statistics bug gave -53, so a -15 margin catches it and
         # leaves room for another machine's floats
         assert with_it >= without - 0.15
+
+
+def _stop(metric=BACKBONE_LOSS, **kw):
+    return EarlyStoppingPlugin(
+        patience=2,
+        val_stream_name="valid_stream",
+        metric_name=metric,
+        mode="min" if metric == BACKBONE_LOSS else "max",
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    "eval_every, stop, match",
+    [
+        (-1, {}, "eval_every=-1 never evaluates during training"),
+        (0, {}, "eval_every=0 evaluates only after each experience"),
+        (3, {}, "eval_every=3 evaluates every 3 epochs"),
+        (-1, {"metric": "Top1_Acc_Stream"}, "eval_every=-1"),
+        (1, {"peval_mode": "iteration"}, "counts patience in iterations.*'epoch'"),
+    ],
+)
+def test_early_stopping_that_would_restore_the_start_is_refused(
+    eval_every, stop, match
+):
+    """The plugin compares the last logged value at each epoch's start. Left
+    unfed between epochs, it compared the inf that BackboneLoss logs as the
+    experience starts with itself, stopped after `patience` epochs and
+    restored the backbone's initial weights, with only Avalanche's "not
+    computed yet" warning; in iterations, after `patience` iterations.
+    train() now refuses the set-up before any step."""
+    bm = digits_with_valid(0)
+    s = fa(plugins=[_stop(**stop)], epochs=3, eval_every=eval_every)
+    before = copy.deepcopy(s.model.feature_extractor.state_dict())
+    with pytest.raises(ValueError, match=match + ".*eval_every=1"):
+        s.train(bm.train_stream[0], eval_streams=[bm.valid_stream])
+    assert s.clock.train_iterations == 0
+    after = s.model.feature_extractor.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_backbone_loss_refuses_the_set_up_under_any_strategy():
+    """BackboneLoss in the evaluator checks the plugin under Avalanche's own
+    strategies too (here Naive): eval_every left at -1 is refused."""
+    from avalanche.training import Naive
+
+    bm = digits_with_valid(0)
+    model = make_digits_model()
+    s = Naive(
+        model=model,
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
+        train_mb_size=32,
+        train_epochs=3,
+        plugins=[_stop()],
+        evaluator=evaluator(BackboneLoss()),
+    )
+    with pytest.raises(ValueError, match="eval_every=-1.*Pass eval_every=1"):
+        s.train(bm.train_stream[0], eval_streams=[bm.valid_stream])
+    assert s.clock.train_iterations == 0
+
+
+def _ours(caught):
+    return [str(w.message) for w in caught if "will never stop" in str(w.message)]
+
+
+def test_a_metric_or_stream_it_would_never_find_gets_a_warning():
+    """A typo in metric_name, or train() without the validation stream in
+    eval_streams: the plugin never finds its value and never stops, which
+    Avalanche did not say. Well given, no warning."""
+    bm = digits_with_valid(0)
+    s = fa(plugins=[_stop("BackboneLoss_stream")], epochs=2)
+    with pytest.warns(UserWarning, match="Did you mean 'BackboneLoss_Stream'"):
+        s.train(bm.train_stream[0], eval_streams=[bm.valid_stream])
+    s = fa(plugins=[_stop()], epochs=1)
+    with pytest.warns(UserWarning, match=r"train\(\) evaluates \['train_stream'\]"):
+        s.train(bm.train_stream[0])  # no eval_streams
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = fa(plugins=[_stop()], epochs=2)
+        s.train(bm.train_stream[0], eval_streams=[bm.valid_stream])
+    assert not _ours(caught)

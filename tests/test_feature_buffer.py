@@ -217,3 +217,42 @@ def test_float16_overflow_is_refused_clearly():
         buf.transform(lambda f: f * 1e6)
     assert torch.equal(buf.features()[0], snapshot)
     assert torch.isfinite(buf.features()[0]).all()
+
+
+def test_int4_refuses_rows_it_would_store_as_nan():
+    """A row spanning -3e38..3e38: int4's step (max - min) / 15 overflows
+    float32, and the row was stored as NaN. Refused like float16's overflow;
+    a row spanning less than float32's range is stored as before."""
+    buf = FeatureBuffer(mem_size=10, feature_dtype="int4")
+    buf.add(torch.randn(4, 4), torch.tensor([0] * 4))
+    snapshot = buf.features()[0].clone()
+    wide = torch.randn(4, 4)
+    wide[0, :2] = torch.tensor([-3e38, 3e38])
+    with pytest.raises(ValueError, match="int4.*overflows float32.*'int8'"):
+        buf.add(wide, torch.tensor([1] * 4))
+    with pytest.raises(ValueError, match="int4.*overflows"):
+        buf.transform(lambda f: f.sign() * 3e38)
+    assert buf.classes == [0] and torch.equal(buf.features()[0], snapshot)
+    wide[0, :2] = torch.tensor([-1e38, 1e38])
+    buf.add(wide, torch.tensor([1] * 4))
+    assert torch.isfinite(buf.features()[0]).all()
+
+
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        ([0.0, 1.5, 1.0, 0.0], r"float32 \(e.g. 1.5\).*y.long\(\)"),
+        ([0.0, 1.0, 1.0, 0.0], r"float32; class labels must be integers"),
+        ([-1, 0, 0, 1], "class id -1"),
+        ([0, 10**9, 0, 1], "class id 1000000000"),
+    ],
+)
+def test_add_refuses_labels_that_are_not_class_ids(labels, match):
+    """Float labels were truncated (1.5 stored as class 1); -1 and 10**9
+    were stored as classes."""
+    buf = FeatureBuffer(mem_size=10)
+    buf.add(torch.randn(4, 4), torch.tensor([0, 0, 1, 1]))
+    snapshot = buf.features()[0].clone()
+    with pytest.raises(ValueError, match=match):
+        buf.add(torch.randn(4, 4), torch.tensor(labels))
+    assert buf.classes == [0, 1] and torch.equal(buf.features()[0], snapshot)

@@ -85,3 +85,20 @@ def test_bad_inputs():
         HerdingSelector().select(torch.randn(5), 2)
     with pytest.raises(ValueError, match="NaN or inf"):
         HerdingSelector().select(torch.tensor([[1.0, float("nan")]]), 1)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: HerdingSelector(seed="abc"), "seed must be an int.*'abc'"),
+        (lambda: HerdingSelector(seed=1.5), "seed must be an int"),
+        (lambda: HerdingSelector(normalize="no"), "normalize must be True or False"),
+        (lambda: HerdingSelector().select(torch.randn(5, 2), m=-3), "m, .* >= 0.*-3"),
+        (lambda: HerdingSelector()(torch.randn(5, 2), 2.5), "m, .*int >= 0.*2.5"),
+    ],
+)
+def test_bad_arguments_are_refused_at_the_call(make, match):
+    """seed="abc" was kept until a random selection failed; m=-3 selected
+    nothing."""
+    with pytest.raises(ValueError, match=match):
+        make()

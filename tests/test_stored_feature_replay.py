@@ -48,6 +48,7 @@ def test_term_is_the_cross_entropy_of_stored_features(use_aux):
     buf.add(torch.randn(6, 8), torch.tensor([4] * 6))  # current: not replayed
     s = _Strategy(model, [4])
     plugin = StoredFeatureReplay(buffer=buf, lambda_stored=0.5)
+    s.plugins = [plugin, buf]
     plugin.before_training_exp(s)
     assert plugin.labels.tolist() == [0] * 6 + [1] * 6
     # the old classes' stored features, in the buffer's (herding) order
@@ -74,6 +75,7 @@ def test_nothing_added_before_old_classes_exist():
     buf.add(torch.randn(6, 8), torch.tensor([2] * 6))
     s = _Strategy(_model(True), [2])  # stored = current
     plugin = StoredFeatureReplay(buffer=buf)
+    s.plugins = [plugin, buf]
     plugin.before_training_exp(s)
     s.mb_x, s.loss = torch.zeros(3, 4), torch.tensor(0.5)
     plugin.before_backward(s)

@@ -13,6 +13,8 @@ from avalanche.evaluation.metric_results import MetricValue
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader
 
+from .._early_stopping import check_early_stopping_metric, check_early_stopping_setup
+
 __all__ = ["BACKBONE_LOSS", "BackboneLoss"]
 
 BACKBONE_LOSS = "BackboneLoss_Stream"
@@ -37,6 +39,11 @@ class BackboneLoss(PluginMetric[float]):
         evaluator = EvaluationPlugin(accuracy_metrics(stream=True), BackboneLoss())
         stop = EarlyStoppingPlugin(patience=2, val_stream_name="valid_stream",
                                    metric_name=BACKBONE_LOSS, mode="min")
+
+    The strategy needs ``eval_every=1``: without an evaluation between
+    epochs the plugin would compare this metric's ``inf`` of the
+    experience's start with itself and restore that start, so ``train()``
+    refuses such a set-up (:mod:`avalanche_featadapt._early_stopping`).
 
     The head is :class:`FeatureAdaptationStrategy`'s auxiliary head when the
     model has one (``train_head="auxiliary"``, the default); otherwise the
@@ -73,6 +80,14 @@ class BackboneLoss(PluginMetric[float]):
     def result(self) -> float:
         return self._value
 
+    def before_training(self, strategy):
+        # refuse an EarlyStoppingPlugin that would restore the initial weights
+        check_early_stopping_setup(strategy)
+
+    def before_training_epoch(self, strategy):
+        if strategy.clock.train_exp_epochs > 0:  # after a periodic evaluation
+            check_early_stopping_metric(strategy)
+
     def before_training_exp(self, strategy):
         self._classes = {int(c) for c in strategy.experience.classes_in_this_experience}
         self._trained = False
@@ -91,6 +106,7 @@ class BackboneLoss(PluginMetric[float]):
 
     def after_training(self, strategy):
         self._classes = None
+        check_early_stopping_metric(strategy)
 
     def after_eval(self, strategy):
         if self._classes is None:  # a user's own evaluation

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import old_classes
+from .._checks import check_buffer_order, old_classes
 from .._utils import (
     check_non_negative,
     check_positive,
@@ -48,7 +48,7 @@ class AdversarialDistillation(SupervisedPlugin, supports_distributed=True):
     current data in every experience.
 
     :param buffer: the :class:`FeatureBuffer` whose class means say where
-        the old classes lie.
+        the old classes lie; it must be among the strategy's plugins too.
     :param lambda_adc: weight of the term; 0 turns it off.
     :param adc_steps: gradient steps toward each old class (ADC: 3).
     :param adc_step_size: each step's length, as a fraction of the images'
@@ -87,6 +87,8 @@ class AdversarialDistillation(SupervisedPlugin, supports_distributed=True):
 
     def before_training_exp(self, strategy, **kwargs):
         self.images = self.targets = None
+        # without the buffer among the plugins, there would be nothing to read
+        check_buffer_order(strategy, self, self.buffer, buffer_after=None)
         old = old_classes(self.buffer, strategy.experience)
         if self.lambda_adc == 0 or not old:
             return

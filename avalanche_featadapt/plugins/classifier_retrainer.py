@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import check_buffer_order
+from .._checks import check_buffer_order, check_float32
+from .._early_stopping import check_early_stopping_metric, check_early_stopping_setup
 from .._utils import check_non_negative, check_positive
 from .feature_buffer import FeatureBuffer
 
@@ -25,7 +26,11 @@ class ClassifierRetrainer(SupervisedPlugin, supports_distributed=True):
     2020, Sec. 3: "the classifier is optimized jointly over new and old
     classes without requiring old class images"; docs/method.md, step 5).
 
-    Inference stays ``classifier(feature_extractor(x))``.
+    Inference stays ``classifier(feature_extractor(x))``. It refuses a model
+    that is not float32 (the buffer's features are), and an
+    ``EarlyStoppingPlugin`` that the periodic evaluation would not feed
+    between the epochs it counts (:mod:`avalanche_featadapt._early_stopping`:
+    it would restore the experience's initial weights).
 
     :param buffer: the :class:`FeatureBuffer` to train on.
     :param classifier: the head; default ``strategy.model.classifier``.
@@ -62,8 +67,19 @@ class ClassifierRetrainer(SupervisedPlugin, supports_distributed=True):
         self.weight_decay = weight_decay
         self.seed = seed
 
+    def before_training(self, strategy, **kwargs):
+        check_early_stopping_setup(strategy)
+
     def before_training_exp(self, strategy, **kwargs):
         check_buffer_order(strategy, self, self.buffer, buffer_after=False)
+        check_float32(type(self).__name__, strategy.model, self.classifier)
+
+    def before_training_epoch(self, strategy, **kwargs):
+        if strategy.clock.train_exp_epochs > 0:  # after a periodic evaluation
+            check_early_stopping_metric(strategy)
+
+    def after_training(self, strategy, **kwargs):
+        check_early_stopping_metric(strategy)
 
     def after_training_exp(self, strategy, **kwargs):
         head = self.classifier or getattr(strategy.model, "classifier", None)

@@ -8,14 +8,20 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import torch
 from avalanche.training.plugins import SupervisedPlugin
 
-from .._checks import check_finite_batch, experience_classes
+from .._checks import check_class_ids, check_finite_batch, experience_classes
 from .._utils import (
     check_positive,
     experience_features,
     feature_extractor_of,
     release_caches,
 )
-from .._storage import bytes_per_feature, decode, encode, storage_name
+from .._storage import (
+    bytes_per_feature,
+    check_encodable,
+    decode,
+    encode,
+    storage_name,
+)
 from .herding import HerdingSelector
 
 __all__ = ["FeatureBuffer"]
@@ -39,7 +45,8 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
     for float32 and float16, ``d + 4`` for int8 (symmetric per-vector codes
     and a float32 scale) and ``ceil(d / 2) + 8`` for int4 (two 4-bit codes a
     byte, a float32 offset and step), dequantised on read (docs/comparison.md).
-    Labels are implicit in the per-class layout and cost nothing.
+    Labels are implicit in the per-class layout and cost nothing. As a
+    plugin it refuses training and evaluation batches with NaN or inf.
 
     The names are those of :class:`FeatureAdaptationStrategy`'s arguments
     (one name per concept).
@@ -157,15 +164,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     def _encode(self, x: torch.Tensor):
         x = x.detach().float().cpu()
-        if self.feature_dtype == "float16":
-            top = float(x.abs().max()) if x.numel() else 0.0
-            if top > torch.finfo(torch.float16).max:
-                raise ValueError(
-                    f"Features reach {top:.4g}, beyond float16's largest value "
-                    "65504, so they would be stored as inf; the buffer was left "
-                    "unchanged. Use feature_dtype='int8' or 'int4' (scaled per "
-                    "feature) or 'float32', or normalise the features."
-                )
+        check_encodable(x, self.feature_dtype)  # no inf or NaN stored
         return encode(x, self.feature_dtype)
 
     @staticmethod
@@ -199,7 +198,8 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
         every class to its share of the budget.
 
         Everything is computed into new tensors and validated first (the
-        budget for all classes, shapes, NaN/inf, the float16 range); only
+        budget for all classes, shapes, NaN/inf, labels that are not integer
+        class ids, values float16 or int4 would store as inf or NaN); only
         then are they swapped in, at once. If anything is refused, the
         buffer is exactly as it was."""
         data, scales = dict(self._data), dict(self._scales)
@@ -207,6 +207,7 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
         new: List[int] = []
         if features is not None:
             features = torch.as_tensor(features)
+            check_class_ids(labels, "The labels")  # not truncated, not -1
             labels = torch.as_tensor(labels).long().cpu()
             self._check(features, "Features", d)
             if labels.shape != (features.shape[0],):
@@ -281,6 +282,10 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
 
     def before_forward(self, strategy, **kwargs):
         check_finite_batch(strategy.mb_x, strategy.clock.train_exp_counter)
+
+    def before_eval_forward(self, strategy, **kwargs):  # NaN outputs: no score
+        exp = strategy.experience.current_experience
+        check_finite_batch(strategy.mb_x, exp, training=False)
 
     def after_training_exp(self, strategy, **kwargs):
         fe = feature_extractor_of(strategy, self.feature_extractor)

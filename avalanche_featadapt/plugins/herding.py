@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
+
+from .._arg_checks import check_bool
 
 __all__ = ["HerdingSelector"]
 
@@ -49,9 +52,12 @@ class HerdingSelector:
     def __init__(self, *, mode: str = "herding", normalize: bool = True, seed: int = 0):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}.")
+        check_bool("normalize", normalize)
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+            raise ValueError(f"seed must be an int (e.g. seed=0), got {seed!r}.")
         self.mode = mode
         self.normalize = normalize
-        self.seed = seed
+        self.seed = int(seed)
         self._generator: Optional[torch.Generator] = None
 
     def __call__(self, features: torch.Tensor, m: int) -> torch.Tensor:
@@ -76,8 +82,12 @@ class HerdingSelector:
             )
         if not torch.isfinite(features).all():
             raise ValueError("features contain NaN or inf; selection is undefined.")
+        if not isinstance(m, numbers.Integral) or isinstance(m, bool) or m < 0:
+            raise ValueError(
+                f"m, the number of rows to select, must be an int >= 0, got {m!r}."
+            )
         n = features.shape[0]
-        m = max(0, min(int(m), n))
+        m = min(int(m), n)
         device = features.device
         if self.mode == "random":
             if self._generator is None:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import old_classes
+from .._checks import check_buffer_order, old_classes
 from .._utils import check_non_negative
 from .feature_buffer import FeatureBuffer
 
@@ -52,7 +52,7 @@ class StoredFeatureReplay(SupervisedPlugin, supports_distributed=True):
     holds real features, so no noise is added.
 
     :param buffer: the :class:`FeatureBuffer` whose old-class features are
-        replayed.
+        replayed; it must be among the strategy's plugins too.
     :param lambda_stored: weight of the term; 0 turns it off.
         ``FeatureAdaptationStrategy`` adds this plugin with its own
         ``lambda_stored`` (3 by default, measured on the robustness matrix:
@@ -72,6 +72,8 @@ class StoredFeatureReplay(SupervisedPlugin, supports_distributed=True):
 
     def before_training_exp(self, strategy, **kwargs):
         self.features = self.labels = None
+        # without the buffer among the plugins, there would be nothing to read
+        check_buffer_order(strategy, self, self.buffer, buffer_after=None)
         old = old_classes(self.buffer, strategy.experience)
         if self.lambda_stored == 0 or not old:
             return
