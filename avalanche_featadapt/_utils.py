@@ -73,14 +73,16 @@ def split_model(
     if last_layer_name is not None:
         head = _get_submodule(model, last_layer_name)
         return _checked(
-            FeatureClassifierModel(LayerInputTap(model, last_layer_name), head)
+            FeatureClassifierModel(
+                LayerInputTap(model, last_layer_name), head, source=model
+            )
         )
     if isinstance(model, FeatureClassifierModel):
         return _checked(model)
     fe = getattr(model, "feature_extractor", None)
     head = getattr(model, "classifier", getattr(model, "train_classifier", None))
     if isinstance(fe, nn.Module) and isinstance(head, nn.Module):
-        return _checked(FeatureClassifierModel(fe, head))
+        return _checked(FeatureClassifierModel(fe, head, source=model))
     names = [n for n, _ in model.named_children()]
     raise ValueError(
         f"Cannot split {type(model).__name__} into a feature extractor and a "

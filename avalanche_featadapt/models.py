@@ -33,12 +33,26 @@ class FeatureClassifierModel(nn.Module):
     Avalanche's ``ICaRL`` takes the same two modules; Avalanche's
     ``FeatureExtractorModel`` names its head ``train_classifier``, and both
     layouts are accepted by :func:`avalanche_featadapt.split_model`.
+
+    :param source: the user's model the two parts come from, if any (set by
+        ``split_model``; not a submodule, so it adds no state-dict keys).
     """
 
-    def __init__(self, feature_extractor: nn.Module, classifier: nn.Module):
+    def __init__(self, feature_extractor, classifier, *, source=None):
         super().__init__()
         self.feature_extractor = feature_extractor
         self.classifier = classifier
+        self.__dict__["_source"] = source
+
+    def user_state_dict(self) -> dict:
+        """The state dict of the user's own model, which loads with
+        ``load_state_dict(strict=True)`` into a new instance of its class:
+        ``torch.save(strategy.model.user_state_dict(), "model.pt")``. That of
+        ``strategy.model`` has this wrapper's keys (``feature_extractor.model.``
+        with ``last_layer_name=``, the auxiliary head's ``aux_classifier.``)."""
+        own = FeatureClassifierModel(self.feature_extractor, self.classifier)
+        source = self.__dict__.get("_source")  # absent if unpickled from 0.2
+        return (source if source is not None else own).state_dict()
 
     def forward(self, x):
         return self.classifier(self.feature_extractor(x))
@@ -105,6 +119,15 @@ class AuxiliaryHeadModel(FeatureClassifierModel):
         super().__init__(feature_extractor, classifier)
         self.aux_classifier = aux_classifier
         self.use_aux = False
+
+    @classmethod
+    def around(cls, split: FeatureClassifierModel) -> "AuxiliaryHeadModel":
+        """``split``'s two parts, with no auxiliary head yet; the user's model
+        is still ``split``'s source, or ``split`` itself."""
+        model = cls(split.feature_extractor, split.classifier, None)
+        source = split.__dict__.get("_source")
+        model.__dict__["_source"] = source if source is not None else split
+        return model
 
     def forward(self, x):
         if not self.use_aux:

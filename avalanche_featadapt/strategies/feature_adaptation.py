@@ -193,7 +193,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             )
         self.train_head = train_head
         if train_head == "auxiliary":  # its cosine head is made at the first exp
-            split = AuxiliaryHeadModel(split.feature_extractor, split.classifier, None)
+            split = AuxiliaryHeadModel.around(split)
         self.buffer = FeatureBuffer(
             mem_size=mem_size,
             memory_bytes=memory_bytes,
