@@ -1,7 +1,7 @@
 """What a checkpoint records besides the objects' state
 (:mod:`._state`): the random state of torch, numpy and Python, and the
-configuration (strategy and model classes, plugins in order, their
-hyperparameters) that must match when it is loaded, with its hash and the
+configuration (strategy, model and optimizer classes, plugins in order,
+their hyperparameters) that must match when it is loaded, with its hash and the
 differences named (docs/usage.md, "Checkpoints")."""
 
 from __future__ import annotations
@@ -83,10 +83,12 @@ def _hyperparameters(obj) -> Dict[str, Any]:
 
 def config_of(strategy) -> Dict[str, Any]:
     """What must match between a checkpoint and the strategy it is loaded
-    into: the classes, the plugins in order and their hyperparameters."""
+    into: the classes (the optimizer's too), the plugins in order and their
+    hyperparameters."""
     cfg = {
         "strategy": qualname(strategy),
         "model": qualname(strategy.model),
+        "optimizer": qualname(getattr(strategy, "optimizer", None)),
         "hyperparameters": {"strategy": _hyperparameters(strategy)},
         "plugins": [qualname(p) for p in saved_plugins(strategy)],
     }
@@ -119,8 +121,9 @@ def config_differences(saved: dict, cfg: dict) -> List[str]:
                 diffs.append(
                     f"{who}.{k}: checkpoint {a.get(k)!r}, this strategy {b.get(k)!r}"
                 )
-    if saved["model"] != cfg["model"]:
-        diffs.append(
-            f"model: checkpoint {saved['model']}, this strategy {cfg['model']}"
-        )
+    for what in ("model", "optimizer"):
+        if saved.get(what) != cfg[what]:
+            diffs.append(
+                f"{what}: checkpoint {saved.get(what)}, this strategy {cfg[what]}"
+            )
     return diffs

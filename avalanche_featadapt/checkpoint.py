@@ -20,24 +20,25 @@ memory) cannot be saved this way and is refused at save time; use
 Avalanche's own pickled checkpoints for it, with files you trust only.
 
 The file carries a format version, the strategy class, the configuration
-(plugins and hyperparameters) with its hash, and a SHA-256 of the payload.
-Saving writes a unique temporary file, fsyncs it, keeps the current file as
-``<name>.prev`` (a hard link, or a copy), then moves the new one into place
-with one atomic ``os.replace``; several writers never share a file name.
+(optimizer class, plugins and hyperparameters) with its hash, and one
+SHA-256 over all of it and the payload (:mod:`._record`). Before anything
+is restored, the whole state is checked against the strategy
+(:mod:`._restore`): another model shape, head type or optimizer class is
+refused, naming both sides. Saving writes a unique temporary file, fsyncs
+it, keeps the current file as ``<name>.prev`` (a hard link, or a copy), then
+moves the new one into place with one atomic ``os.replace``; writers in one
+folder take turns, and the temporary files of interrupted saves are
+removed by the next save (:mod:`._atomic`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import warnings
 from pathlib import Path
 from typing import Tuple
 
-import torch
-
-from ._atomic import prev_path, write_atomically
+from ._atomic import describe_write_error, prev_path, write_atomically
 from ._config import (
     config_differences,
     config_hash,
@@ -46,7 +47,14 @@ from ._config import (
     saved_plugins,
     set_rng_state,
 )
-from ._state import Encoder, UnsaveableError, decode, qualname
+from ._record import (
+    CheckpointError,
+    CheckpointMismatchError,
+    encode_record,
+    read_record,
+)
+from ._restore import StateMismatch, decode
+from ._state import Encoder, UnsaveableError, qualname
 
 __all__ = [
     "save_checkpoint",
@@ -54,17 +62,6 @@ __all__ = [
     "CheckpointError",
     "CheckpointMismatchError",
 ]
-
-FORMAT = "avalanche-featadapt-checkpoint"
-VERSION = 1
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be written or used; nothing was changed."""
-
-
-class CheckpointMismatchError(CheckpointError):
-    """The checkpoint was saved by another strategy or configuration."""
 
 
 def _check_path(path: Path):
@@ -121,19 +118,64 @@ def _state(strategy) -> dict:
     }
 
 
-def _apply(strategy, state, map_location):
-    strategy.model = decode(state["model"], strategy.model, map_location)
-    _load_optimizer(strategy, state["optimizer"])
-    for p, s in zip(saved_plugins(strategy), state["plugins"]):
-        decode(s, p, map_location)
-    set_rng_state(state["rng"])
+def _check_optimizer(strategy, saved, model_state):
+    names = saved["param_names"]
+    ours = len(strategy.optimizer.param_groups)
+    if len(names) != ours:
+        raise StateMismatch(
+            f"optimizer: checkpoint {len(names)} parameter groups, this strategy "
+            f"{ours}"
+        )
+    wanted = [n for g in names for n in g] + list(saved["optimized"] or [])
+    unknown = [n for n in wanted if n not in model_state]
+    if unknown:
+        raise UnsaveableError(f"the optimizer names {unknown[0]!r}, not in the model")
+    groups = saved["state"]["param_groups"]
+    if [len(g["params"]) for g in groups] != [len(g) for g in names]:
+        raise UnsaveableError("the optimizer's groups do not match their names")
+
+
+def _check_rng(saved):
+    before = rng_state()
+    try:
+        set_rng_state(saved)
+    finally:
+        set_rng_state(before)
+
+
+def _apply(strategy, state, map_location, *, check=False):
+    """Restore ``state``; ``check=True`` only verifies, changing nothing."""
+    plugins = saved_plugins(strategy)
+    if len(plugins) != len(state["plugins"]):
+        raise StateMismatch(
+            f"plugins: checkpoint {len(state['plugins'])}, this strategy "
+            f"{len(plugins)}"
+        )
+    model = decode(
+        state["model"], strategy.model, map_location, check=check, where="model"
+    )
+    if check:
+        _check_optimizer(strategy, state["optimizer"], state["model"]["state"])
+        _check_rng(state["rng"])
+    else:
+        strategy.model = model
+        _load_optimizer(strategy, state["optimizer"])
+    for i, (p, s) in enumerate(zip(plugins, state["plugins"])):
+        where = f"plugins[{i}] {type(p).__name__}"
+        decode(s, p, map_location, check=check, where=where)
+    if not check:
+        set_rng_state(state["rng"])
 
 
 def save_checkpoint(strategy, fname) -> Path:
     """Save ``strategy`` to ``fname`` atomically, keeping the previous file
     as ``fname.prev``. Call it between experiences. Raises
-    :class:`CheckpointError` (and writes nothing) if part of the strategy is
-    not tensors and plain data, or ``fname`` is a folder."""
+    :class:`CheckpointError` (and keeps the last good file) if part of the
+    strategy is not tensors and plain data, if ``fname`` is a folder or lies
+    below a file, or if the disk is full or the file passes a size limit.
+
+    :param strategy: the strategy to save.
+    :param fname: the checkpoint's path; missing folders are created."""
     path = Path(fname)
     _check_path(path)
     try:
@@ -143,51 +185,19 @@ def save_checkpoint(strategy, fname) -> Path:
             f"{type(strategy).__name__} cannot be saved safely: {e}. Safe "
             "checkpoints hold tensors and numbers only; nothing was written."
         ) from None
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    payload = buf.getvalue()
     cfg = config_of(strategy)
-    record = {
-        "format": FORMAT,
-        "version": VERSION,
+    header = {
         "strategy": qualname(strategy),
         "config": json.dumps(cfg, sort_keys=True),
         "config_hash": config_hash(cfg),
-        "payload_sha256": hashlib.sha256(payload).hexdigest(),
         "next_experience": int(strategy.clock.train_exp_counter),
-        "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
     }
-    write_atomically(path, lambda f: torch.save(record, f))
-    return path
-
-
-def _read(path: Path, map_location) -> dict:
-    """The verified record and payload of one file, or CheckpointError."""
+    data = encode_record(header, state)
     try:
-        rec = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as e:  # a damaged file, or one that is not ours
-        raise CheckpointError(
-            f"{path} is not a readable avalanche-featadapt checkpoint "
-            f"({type(e).__name__}: {str(e)[:200]}). Files that only a pickle "
-            "reader can load (older versions of this package, Avalanche's own "
-            "checkpoints) are refused: unpickling runs code."
-        ) from None
-    if not isinstance(rec, dict) or rec.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an avalanche-featadapt checkpoint.")
-    if rec.get("version") != VERSION:
-        raise CheckpointMismatchError(
-            f"{path} has checkpoint format version {rec.get('version')}; this "
-            f"version of avalanche-featadapt reads version {VERSION}."
-        )
-    payload = rec["payload"].numpy().tobytes()
-    if hashlib.sha256(payload).hexdigest() != rec["payload_sha256"]:
-        raise CheckpointError(
-            f"{path} is damaged: its payload does not match its SHA-256."
-        )
-    rec["state"] = torch.load(
-        io.BytesIO(payload), weights_only=True, map_location=map_location
-    )
-    return rec
+        write_atomically(path, lambda f: f.write(data))
+    except OSError as e:
+        raise CheckpointError(describe_write_error(path, e)) from None
+    return path
 
 
 def _check_match(rec: dict, strategy, path: Path):
@@ -200,7 +210,7 @@ def _check_match(rec: dict, strategy, path: Path):
     cfg = config_of(strategy)
     if rec["config_hash"] == config_hash(cfg):
         return
-    diffs = config_differences(json.loads(rec["config"]), cfg)
+    diffs = config_differences(rec["config"], cfg)
     raise CheckpointMismatchError(
         f"{path} was saved with another configuration: "
         + "; ".join(diffs or ["(configuration hash differs)"])
@@ -215,12 +225,21 @@ def load_checkpoint(strategy, fname, *, map_location=None) -> Tuple[object, int]
     - no file and no ``.prev`` in an existing folder: ``(strategy, 0)``, a
       fresh start;
     - a missing folder, or ``fname`` a folder: :class:`CheckpointError`;
-    - a damaged or missing file with a good ``.prev``: the ``.prev`` is
-      loaded, with a warning;
-    - another strategy class or configuration:
-      :class:`CheckpointMismatchError`, naming both sides.
+    - a damaged or missing file (any byte of its record) with a good
+      ``.prev``: the ``.prev`` is loaded, with a warning;
+    - another strategy class or configuration (optimizer class included),
+      another model shape or head type: :class:`CheckpointMismatchError`,
+      naming both sides;
+    - a file that passes its checksum but holds what no strategy writes (a
+      dtype or type off the list, a callable bound to an attribute):
+      :class:`CheckpointError`.
 
-    Nothing in the strategy changes unless the whole state is restored.
+    The whole state is checked before anything is restored; nothing in the
+    strategy changes unless the whole state is restored.
+
+    :param strategy: a strategy built as for the run that saved the file.
+    :param fname: the checkpoint's path, in an existing folder.
+    :param map_location: where the tensors go, as for ``torch.load``.
     """
     path = Path(fname)
     _check_path(path)
@@ -236,15 +255,28 @@ def load_checkpoint(strategy, fname, *, map_location=None) -> Tuple[object, int]
     try:
         if not path.exists():
             raise CheckpointError(f"{path} is missing")
-        rec, used = _read(path, map_location), path
+        rec, used = read_record(path, map_location), path
     except CheckpointMismatchError:
         raise
     except CheckpointError as e:
         if not prev.exists():
             raise
         warnings.warn(f"{e} Loading the previous checkpoint {prev} instead.")
-        rec, used = _read(prev, map_location), prev
+        rec, used = read_record(prev, map_location), prev
     _check_match(rec, strategy, used)
+    try:
+        _apply(strategy, rec["state"], map_location, check=True)
+    except StateMismatch as e:
+        raise CheckpointMismatchError(
+            f"{used} does not fit this strategy: {e}. Build the strategy as for "
+            "the run that saved it (the same model, head and optimizer); nothing "
+            "was changed."
+        ) from None
+    except Exception as e:  # a file made to pass the checksum
+        raise CheckpointError(
+            f"{used} holds state that this strategy cannot take ({e}); nothing "
+            "was changed."
+        ) from None
     before = _state(strategy)
     try:
         _apply(strategy, rec["state"], map_location)
