@@ -92,8 +92,10 @@ def test_one_failing_strategy_keeps_the_others_and_no_stale_csv(capsys, tmp_path
     out.mkdir()
     (out / "results.csv").write_text("strategy\nstale-from-last-run\n")
     (out / "drift.png").write_bytes(b"stale")
-    # 10 bytes hold no image: replay fails, naive runs
+    # 10 bytes hold no image: replay fails, naive runs; --force replaces the
+    # results of unrecorded settings (tests/test_resume.py: refused without)
     argv = ["compare", "--strategies", "naive", "replay", "--memory-bytes", "10"]
+    argv += ["--force"]
     rc = main(argv + ["--seeds", "0", "--epochs", "1", "--out", str(out), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 1

@@ -5,7 +5,7 @@ prints this help."""
 from __future__ import annotations
 
 import argparse
-import csv
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -102,7 +102,35 @@ def _add_compare(sub):
         "(default 1: one after the other); results.csv is the same for every "
         "N. With --device cuda and several GPUs, worker i uses GPU i %% count",
     )
-    p.add_argument("--out", default=None, help="default: results/<benchmark>")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="sets",
+        metavar="STRATEGY.PARAM=VALUE",
+        help="a hyperparameter of one strategy, e.g. featadapt.lambda_fd=10 or "
+        "featadapt-fp32.lambda_stored=0 (repeatable; the value is read as TOML, "
+        "else as text); `featadapt list` names each strategy's",
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="a TOML file of hyperparameters, one [STRATEGY] table each (--set "
+        "wins where both give one)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="default: results/<benchmark>. Run the same command again into the "
+        "same folder to resume: finished runs are kept",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start over in --out, replacing the results of any comparison there "
+        "(without it, another comparison's results are refused)",
+    )
     p.add_argument(
         "--no-base-cache",
         action="store_true",
@@ -157,10 +185,21 @@ def _error(msg, command="compare") -> int:
 
 
 def _compare(args) -> int:
-    from .run import OUTPUTS, ComparisonFailed, run_comparison
+    from .overrides import load_config, merged, parse_sets
+    from .resume import OUTPUTS
+    from .run import ComparisonFailed, run_comparison
 
     out = Path(args.out or f"results/{args.benchmark}")
+    stopped = []
+
+    def stop(signum, frame):  # SIGTERM unwinds as Ctrl-C does: workers stop
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, stop)
     try:
+        config = load_config(args.config) if args.config else None
+        overrides = merged(config, parse_sets(args.sets))
         with warnings.catch_warnings():
             # Avalanche re-enables its own deprecation warnings on each call;
             # they are not the user's to act on here.
@@ -180,10 +219,12 @@ def _compare(args) -> int:
                 data_root=args.data_root,
                 out=out,
                 quiet=args.quiet,
+                overrides=overrides,
                 workers=args.workers,
                 base_cache=not args.no_base_cache,
                 train_per_class=args.train_per_class,
                 training=args.training,
+                resume=not args.force,
             )
     except ComparisonFailed as e:
         if (out / "summary.md").exists():
@@ -191,32 +232,26 @@ def _compare(args) -> int:
         return _error(f"{e} See {out / 'results.csv'}.") - 1
     except (ValueError, OSError) as e:
         return _error(e)
+    except KeyboardInterrupt:
+        sig = stopped[0] if stopped else signal.SIGINT
+        print(
+            f"\nfeatadapt compare: stopped; the finished runs are kept in "
+            f"{out / 'results.csv'}. Run the same command again to run the others.",
+            file=sys.stderr,
+        )
+        return 128 + sig
+    finally:
+        signal.signal(signal.SIGTERM, before)
     print((out / "summary.md").read_text())
     print("Wrote " + ", ".join(str(out / f) for f in OUTPUTS if (out / f).exists()))
     return 0
 
 
-def read_results(path) -> list:
-    """The rows of a results.csv, with numbers as numbers."""
-    from .run import TEXT_FIELDS
-
-    ints = {"seed", "budget_bytes", "experience", "classes_seen", "memory_bytes"}
-    ints.add("epochs")
-    rows = []
-    with open(path, newline="") as f:
-        for r in csv.DictReader(f):
-            rows.append(
-                {
-                    k: v if k in TEXT_FIELDS else int(v) if k in ints else float(v)
-                    for k, v in r.items()
-                }
-            )
-    return rows
-
-
 def _report(args) -> int:
     from .plots import plot_all
     from .report import summarize
+    from .resume import read_record, read_results
+    from .summary_json import write_summary_json
 
     folder = Path(args.folder)
     try:
@@ -226,8 +261,12 @@ def _report(args) -> int:
     if not rows:
         return _error(f"{folder / 'results.csv'} has no rows.")
     (folder / "summary.md").write_text(summarize(rows, f"from {folder}"))
+    record = read_record(folder)
+    settings = record and record["settings"]
+    write_summary_json(folder / "summary.json", rows, settings)
     written = plot_all(rows, folder)
-    print("Wrote " + ", ".join(map(str, [folder / "summary.md", *written])))
+    made = [folder / "summary.md", folder / "summary.json", *written]
+    print("Wrote " + ", ".join(map(str, made)))
     return 0
 
 

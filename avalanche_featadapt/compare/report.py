@@ -30,7 +30,8 @@ def stats(rows: List[Dict], budget: Optional[int] = None) -> Dict[str, Dict]:
     accuracy, final forgetting, most memory bytes held, total wall and CPU
     time (one torch thread per run: the CPU time is the wall time on an idle
     core),
-    lowest accuracy on the newest classes; each a list over seeds.
+    lowest accuracy on the newest classes; each a list over ``seeds`` (in
+    that order; a seed whose run failed is missing).
 
     :param budget: which budget's rows; may be left out when ``rows`` have
         only one.
@@ -48,6 +49,7 @@ def stats(rows: List[Dict], budget: Optional[int] = None) -> Dict[str, Dict]:
             if r["strategy"] == name:
                 per_seed.setdefault(r["seed"], []).append(r)
         s: Dict[str, list] = {k: [] for k in _KEYS}
+        s["seeds"] = sorted(per_seed)
         for _, rs in sorted(per_seed.items()):
             rs = sorted(rs, key=lambda r: r["experience"])
             s["final"].append(rs[-1]["accuracy"])
@@ -163,14 +165,20 @@ def _budget_table(rows, budget, one_seed) -> List[str]:
             break
         for a, spec in STRATEGIES.items():
             for b, title in spec.versus:
-                if a in st and b in st:
-                    d = np.asarray(st[a][key]) - np.asarray(st[b][key])
+                if a in st and b in st:  # on the seeds both have
+                    d = np.asarray(_paired(st[a], st[b], key))
                     lines.append(
                         f"- {title}: {a} − {b} = {100 * d.mean():+.1f} points "
                         f"(per seed: {', '.join(f'{100 * x:+.1f}' for x in d)}; "
                         f"{a} ahead on {int((d > 0).sum())}/{len(d)} seeds)"
                     )
     return lines + _drift_table(at)
+
+
+def _paired(a: Dict, b: Dict, key: str) -> List[float]:
+    """``a[key] - b[key]`` seed by seed, on the seeds both have."""
+    va, vb = dict(zip(a["seeds"], a[key])), dict(zip(b["seeds"], b[key]))
+    return [va[s] - vb[s] for s in a["seeds"] if s in vb]
 
 
 def _drift_table(rows) -> List[str]:

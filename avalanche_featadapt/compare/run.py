@@ -6,16 +6,17 @@ GPUs")."""
 
 from __future__ import annotations
 
-import csv
-import os
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
 from .._arg_checks import check_device
 from ..memory import image_bytes
+from . import resume as R
 from .checks import check_settings, check_workers
+from .overrides import check_overrides, check_values
 from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
+from .resume import CSV_FIELDS, OUTPUTS, TEXT_FIELDS
 from .trainings import epochs_plan
 from .single_run import evaluator, run_one  # noqa: F401  (their old home)
 from .workers import Job, Setting, execute
@@ -25,6 +26,7 @@ __all__ = [
     "ComparisonFailed",
     "DEFAULT_IMAGES",
     "DEFAULT_SWEEP_IMAGES",
+    "OUTPUTS",
     "TEXT_FIELDS",
     "default_budgets",
     "run_comparison",
@@ -36,36 +38,6 @@ DEFAULT_IMAGES = 200
 #: fewest that draw a curve, for the README's main job (11 strategies x 3
 #: seeds on SplitDigits, 51 runs)
 DEFAULT_SWEEP_IMAGES = (50, 800)
-CSV_FIELDS = [
-    "strategy",
-    "training",
-    "epochs",
-    "seed",
-    "budget_bytes",
-    "experience",
-    "classes_seen",
-    "accuracy",
-    "new_accuracy",
-    "old_accuracy",
-    "forgetting",
-    "memory_bytes",
-    "wall_time_s",
-    "cpu_time_s",
-    "drift_estimated_rel_l2",
-    "drift_stale_rel_l2",
-    "drift_estimated_cosine",
-    "drift_stale_cosine",
-]
-#: results.csv's columns of text (the others are numbers)
-TEXT_FIELDS = {"strategy", "training"}
-OUTPUTS = [
-    "results.csv",
-    "summary.md",
-    "accuracy_per_experience.png",
-    "accuracy_vs_memory.png",
-    "drift.png",
-]
-OUTPUTS += [f.replace(".png", "_shared.png") for f in OUTPUTS if f.endswith(".png")]
 
 
 class ComparisonFailed(RuntimeError):
@@ -105,6 +77,7 @@ def run_comparison(
     train_per_class: Optional[int] = None,
     base_cache: bool = True,
     training: str = "both",
+    resume: bool = False,
 ) -> List[Dict]:
     """Run every strategy on every seed at every budget; write results.csv
     (after each finished run), summary.md and the plots to ``out`` (if given).
@@ -123,7 +96,9 @@ def run_comparison(
         shared epochs serves both; ``epochs`` given, every strategy trains
         for it (only "shared"). Each row's ``training`` and ``epochs`` say
         which.
-    :param overrides: strategy name -> hyperparameters replacing its record's.
+    :param overrides: strategy name -> hyperparameters replacing its record's
+        (``featadapt compare --set``, ``--config``): checked against the
+        strategy's constructor before any run, and recorded.
     :param workers: runs at a time, each in its own process (1: one after
         the other in this process). Each run uses one torch thread on the
         CPU, so the rows are the same for every ``workers``
@@ -137,6 +112,12 @@ def run_comparison(
         in ``out/base_models``, reused by later comparisons with the same
         model, data and recipe (:mod:`~avalanche_featadapt.compare.base_model`);
         the rows are the same as without it. Needs ``out``.
+    :param resume: if ``out`` holds this same comparison (its settings,
+        recorded in ``out/comparison.json``, equal these), keep every
+        finished run and run only the others; if it holds another's results,
+        refuse with a ValueError. False (the default in Python; ``featadapt
+        compare --force``): start over, removing the folder's previous
+        outputs and logs.
     :raises ComparisonFailed: after writing everything, if some runs failed.
     """
     strategies = list(strategies or DEFAULT_STRATEGIES)
@@ -163,13 +144,16 @@ def run_comparison(
         data_options=data_options(benchmark, train_per_class),
         base_models=str(out / "base_models") if out and base_cache else None,
     )
+    check_overrides(overrides, strategies)
+    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
     benches = {s: setting.build(s) for s in seeds}
     first = benches[seeds[0]]
     budgets = sorted(
         default_budgets(first, default_images) if budgets is None else budgets
     )
     shared_epochs = setting.training["epochs"]
-    jobs, serves = [], []
+    n_exp = len(first.train_stream)
+    jobs, serves, expected = [], [], []
     for seed in seeds:
         for name in strategies:
             for e, labels in plan[name].items():
@@ -182,22 +166,53 @@ def run_comparison(
                             seed=seed,
                             budget=b,
                             log_dir=log,
-                            overrides=(overrides or {}).get(name),
+                            overrides=overrides.get(name),
                             epochs=None if e == shared_epochs else e,
                         )
                     )
                     serves.append((e, labels))
+                    per = [b] if STRATEGIES[name].uses_budget else budgets
+                    steps = [n_exp - 1] if name == "joint" else range(n_exp)
+                    keys = [(name, seed, x, t, e) for x in per for t in labels]
+                    expected.append([(*k, i) for k in keys for i in steps])
+    if overrides:  # the constructors check the values, before any run
+        check_values(overrides, benchmark, first, budgets[-1], setting.training)
     from tqdm.auto import tqdm
 
+    from .. import __version__
     from .plots import plot_all
     from .report import summarize
+    from .summary_json import write_summary_json
 
-    csv_file = _start_outputs(out)
-    n_exp = len(first.train_stream)
+    record = dict(
+        benchmark=benchmark,
+        protocol=protocol,
+        data_root=data_root and str(Path(data_root).expanduser().resolve()),
+        train_per_class=train_per_class,
+        strategies=strategies,
+        seeds=[int(x) for x in seeds],
+        budgets=[int(b) for b in budgets],
+        device=str(device),
+        training=training,
+        **setting.training,
+        runs={n: {e: list(t) for e, t in plan[n].items()} for n in strategies},
+        hyperparameters={
+            n: {**STRATEGIES[n].hyperparameters, **overrides.get(n, {})}
+            for n in strategies
+        },
+        overrides=overrides,
+    )
     results: Dict[int, List[Dict]] = {}
+    if out is not None:
+        if R.prepare(out, record, resume=resume, version=__version__):
+            results = R.finished(out / "results.csv", expected)
+        R.clean_logs(out, [jobs[i].log_dir.name for i in results])
+    todo = [i for i in range(len(jobs)) if i not in results]
+    csv_file = R.open_results(out, [r for i in sorted(results) for r in results[i]])
     failures: Dict[int, str] = {}
 
-    def done(i: int, res: tuple) -> None:
+    def done(k: int, res: tuple) -> None:
+        i = todo[k]
         job = jobs[i]
         bar.set_postfix_str(f"{job.name} seed={job.seed} budget={job.budget}")
         if res[0] != "ok":
@@ -210,25 +225,29 @@ def run_comparison(
         if not STRATEGIES[job.name].uses_budget:  # one run stands for each budget
             got = [{**r, "budget_bytes": x} for x in budgets for r in got]
         results[i] = got
-        _append(csv_file, got)
+        R.append(csv_file, got)
 
-    with tqdm(
-        total=len(jobs) * n_exp, desc="compare", disable=quiet, unit="exp"
-    ) as bar:
-        execute(
-            jobs,
-            setting=setting,
-            benchmarks=benches,
-            device=device,
-            workers=workers,
-            done=done,
-            progress=bar,
-        )
+    try:
+        with tqdm(
+            total=len(todo) * n_exp, desc="compare", disable=quiet, unit="exp"
+        ) as bar:
+            if todo:
+                execute(
+                    [jobs[i] for i in todo],
+                    setting=setting,
+                    benchmarks=benches,
+                    device=device,
+                    workers=workers,
+                    done=done,
+                    progress=bar,
+                )
+    finally:
+        if csv_file is not None:
+            csv_file.close()
     rows = [r for i in sorted(results) for r in results[i]]
     failed = [failures[i] for i in sorted(failures)]
-    if csv_file is not None:
-        csv_file.close()
-        _write_csv(out / "results.csv", rows)  # in job order, whatever finished first
+    if out is not None:  # in job order, whatever finished first
+        R.write_csv(out / "results.csv", rows)
     if out is not None and rows:
         t = setting.training
         settings = (
@@ -236,9 +255,11 @@ def run_comparison(
             f"budgets={budgets} epochs={t['epochs']} lr={t['lr']} "
             f"batch={t['batch_size']} training={training}"
         ) + (f" train_per_class={train_per_class}" if train_per_class else "")
+        settings += "".join(f" {n}={hp}" for n, hp in overrides.items())
         shared = setting.base_models is not None
         text = summarize(rows, settings, failed, shared_base=shared, notes=notes)
         (out / "summary.md").write_text(text)
+        write_summary_json(out / "summary.json", rows, record, failed)
         plot_all(rows, out)
     if failed:
         raise ComparisonFailed(failed, rows)
@@ -271,35 +292,3 @@ def _tag(name: str, seed: int, budget: int) -> str:
     """The log folder of a run."""
     per_budget = STRATEGIES[name].uses_budget
     return f"{name}_seed{seed}" + (f"_{budget}B" if per_budget else "")
-
-
-def _start_outputs(out: Optional[Path]):
-    """Create ``out`` and remove the previous run's outputs, so nothing stale
-    is left; returns the open results.csv with its header."""
-    if out is None:
-        return None
-    out.mkdir(parents=True, exist_ok=True)
-    for f in OUTPUTS:
-        (out / f).unlink(missing_ok=True)
-    f = open(out / "results.csv", "w", newline="")
-    csv.DictWriter(f, fieldnames=CSV_FIELDS).writeheader()
-    f.flush()
-    return f
-
-
-def _append(f, rows):
-    if f is None:
-        return
-    w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-    for r in rows:
-        w.writerow({k: r[k] for k in CSV_FIELDS})
-    f.flush()
-
-
-def _write_csv(path: Path, rows: List[Dict]) -> None:
-    """Replace ``path`` by a results.csv of ``rows``, in one ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        csv.DictWriter(f, fieldnames=CSV_FIELDS).writeheader()
-        _append(f, rows)
-    os.replace(tmp, path)

@@ -12,11 +12,8 @@ count; ``--workers`` is how the comparison uses several cores."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import traceback
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,16 +172,13 @@ def base_key_of(setting: Setting):
 _WORKER: Dict = {}
 
 
-def _init_worker(setting: Setting, devices: Sequence[str], counter) -> None:
-    with counter.get_lock():
-        index = counter.value
-        counter.value += 1
+def _init_worker(setting: Setting, device: str) -> None:
     torch.set_num_threads(THREADS_PER_RUN)
     # Avalanche re-enables its deprecation warnings on each call; in N
     # workers they would repeat N times, and are not the user's to act on
     warnings.simplefilter("ignore")
     warnings.showwarning = lambda *a, **k: None
-    _WORKER.update(setting=setting, device=devices[index % len(devices)])
+    _WORKER.update(setting=setting, device=device)
 
 
 def _run_in_worker(job: Job):
@@ -219,7 +213,9 @@ def execute(
     """Run ``jobs`` and call ``done(index, result)`` as each finishes
     (``result`` as :func:`_attempt` returns it). ``workers=1`` runs them in
     order in this process, on ``benchmarks`` (seed -> benchmark); more run
-    them in a pool of spawned processes, which rebuild the benchmarks."""
+    them in spawned worker processes, which rebuild the benchmarks
+    (:mod:`~avalanche_featadapt.compare.pool`: a worker that dies fails its
+    own run only, and the workers stop with this process)."""
     workers = min(workers, len(jobs))
     if workers <= 1:
         bench = next(iter(benchmarks.values()))
@@ -237,22 +233,7 @@ def execute(
                 )
             done(i, res)
         return
-    ctx = mp.get_context("spawn")  # no fork of a process with torch threads
-    counter = ctx.Value("i", 0)
+    from .pool import run_pool
+
     devices = worker_devices(device, workers)
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(setting, devices, counter),
-    ) as pool:
-        futures = {pool.submit(_run_in_worker, job): i for i, job in enumerate(jobs)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                res = fut.result()
-            except BrokenProcessPool as e:  # a worker died (killed, out of memory)
-                res = ("failed", f"{jobs[i].describe()}: worker died ({e})", "")
-            if progress is not None and res[0] == "ok":
-                progress.update(max(r["experience"] for r in res[1]) + 1)
-            done(i, res)
+    run_pool(jobs, setting=setting, devices=devices, done=done, progress=progress)
