@@ -45,9 +45,27 @@ def _mean_std(rows, name, key="accuracy"):
     )
 
 
+def _over_seeds(rows) -> str:
+    """What the curves and bands show: "mean ± std over N seeds", or "one
+    seed" (no band) when the rows hold a single seed."""
+    n = len({r["seed"] for r in rows})
+    return "one seed" if n == 1 else f"mean ± std over {n} seeds"
+
+
+def _drift_label(names) -> str:
+    """The drift plot's y-label, naming how each method present is measured."""
+    kinds = {STRATEGIES[n].kind for n in names if n in STRATEGIES}
+    how = [("fa", "FA: per feature"), ("sdc", "SDC: per class mean")]
+    parts = [text for kind, text in how if kind in kinds]
+    return "relative L2 error vs true new features" + (
+        f"\n({'; '.join(parts)})" if parts else ""
+    )
+
+
 def plot_accuracy_per_experience(rows: List[Dict], path: Path) -> None:
     """Accuracy on the classes seen so far after each experience, one panel
-    per budget, mean ± std over seeds."""
+    per budget, mean ± std over seeds (the title says "one seed" when there
+    is one)."""
     plt = _plt()
     budgets = budgets_of(rows)
     fig, axes = plt.subplots(
@@ -84,7 +102,7 @@ def plot_accuracy_per_experience(rows: List[Dict], path: Path) -> None:
     axes[0][0].set_ylabel("accuracy on classes seen so far (%)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center right", fontsize=8)
-    fig.suptitle("Accuracy after each experience (mean ± std over seeds)")
+    fig.suptitle(f"Accuracy after each experience ({_over_seeds(rows)})")
     fig.tight_layout(rect=(0, 0, 1 - 1.4 / fig.get_figwidth(), 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -112,7 +130,7 @@ def plot_accuracy_vs_memory(rows: List[Dict], path: Path) -> List[str]:
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
     )
-    fig.suptitle("Accuracy against memory (mean ± std over seeds)")
+    fig.suptitle(f"Accuracy against memory ({_over_seeds(rows)})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -212,10 +230,7 @@ def plot_drift(rows: List[Dict], path: Path) -> List[str]:
             ax.plot(xs + 1, stale, "--", color=c, label=f"{name}: uncompensated")
     ax.set_xticks(range(2, max(r["experience"] for r in rows) + 2))
     ax.set_xlabel("experience")
-    ax.set_ylabel(
-        "relative L2 error vs true new features\n"
-        "(FA: per feature; SDC: per class mean)"
-    )
+    ax.set_ylabel(_drift_label({r["strategy"] for r in drift}))
     ax.set_title(
         f"Error of the old-class features each method believes "
         f"(probe set, budget {fmt_bytes(b)})"
