@@ -38,6 +38,7 @@ MODULES = [
     "avalanche_featadapt.models",
     "avalanche_featadapt.compare.registry",
     "avalanche_featadapt.compare.build",
+    "avalanche_featadapt.compare.builders",
     "avalanche_featadapt.compare.run",
     "avalanche_featadapt.compare.single_run",
     "avalanche_featadapt.compare.workers",

@@ -275,3 +275,25 @@ def test_hybrid_budget_without_room_for_one_image_is_refused_clearly(digits):
     s = _hybrid_strategy(budget, fraction)
     with pytest.raises(ValueError, match="holds no image"):
         s.train(digits.train_stream[0])
+
+
+def test_each_record_says_how_it_is_built():
+    import inspect
+
+    from avalanche_featadapt.compare.builders import Builder
+
+    for name, spec in STRATEGIES.items():
+        assert isinstance(spec.builder, Builder), name
+        cls = spec.builder.constructor_class()
+        params = inspect.signature(cls).parameters if cls else {}
+        assert set(spec.hyperparameters) <= set(params), name
+        assert spec.drift == bool(spec.builder.drift)
+    assert STRATEGIES["featadapt-hybrid"].builder.holds(
+        STRATEGIES["featadapt-hybrid"].hyperparameters
+    ) == ("images + features")
+    with pytest.raises(ValueError, match="plugins= is taken by naive, lwf, replay"):
+        build_strategy("sdc", plugins=[object()], **{k: None for k in _KW})
+
+
+_KW = ("model_factory", "benchmark", "memory_bytes", "epochs", "lr")
+_KW += ("batch_size", "device", "evaluator")

@@ -47,33 +47,12 @@ _SHARED = {
 _EXAMPLE = "e.g. --set featadapt.lambda_fd=10"
 
 
-def _constructor(kind: str):
-    """The class whose keyword arguments are a strategy kind's
-    hyperparameters; None for the kinds that take none."""
-    if kind == "lwf":
-        from avalanche.training import LwF
-
-        return LwF
-    if kind == "icarl":
-        from avalanche.training import ICaRL
-
-        return ICaRL
-    if kind == "sdc":
-        from ..strategies import SDCStrategy
-
-        return SDCStrategy
-    if kind == "fa":
-        from ..strategies import FeatureAdaptationStrategy
-
-        return FeatureAdaptationStrategy
-    return None  # naive, joint, replay: the shared settings only
-
-
 def hyperparameter_names(name: str) -> List[str]:
     """The hyperparameters that ``--set NAME.PARAM=VALUE`` may set for
-    strategy ``name``: its constructor's keyword arguments, less those the
-    comparison sets for every strategy."""
-    cls = _constructor(STRATEGIES[name].kind)
+    strategy ``name``: its constructor's keyword arguments (the record's
+    builder names it), less those the comparison sets for every strategy;
+    none for a strategy that takes the shared settings only."""
+    cls = STRATEGIES[name].builder.constructor_class()
     if cls is None:
         return []
     params = inspect.signature(cls).parameters.values()

@@ -54,9 +54,8 @@ def _over_seeds(rows) -> str:
 
 def _drift_label(names) -> str:
     """The drift plot's y-label, naming how each method present is measured."""
-    kinds = {STRATEGIES[n].kind for n in names if n in STRATEGIES}
-    how = [("fa", "FA: per feature"), ("sdc", "SDC: per class mean")]
-    parts = [text for kind, text in how if kind in kinds]
+    how = {STRATEGIES[n].builder.drift for n in names if n in STRATEGIES}
+    parts = sorted(how - {""})  # each record's builder says how
     return "relative L2 error vs true new features" + (
         f"\n({'; '.join(parts)})" if parts else ""
     )

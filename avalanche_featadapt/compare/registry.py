@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Dict, Tuple
 
 from .benchmark_records import BENCHMARKS, BenchmarkSpec, GPURecipe
+from .builders import FA, ICARL, JOINT, LWF, NAIVE, REPLAY, SDC, Builder
 
 __all__ = [
     "BENCHMARKS",
@@ -27,15 +28,14 @@ class StrategySpec:
     """One strategy of the comparison.
 
     :param name: its CLI name.
-    :param kind: how :func:`~avalanche_featadapt.compare.build.build_strategy`
-        builds it ("naive", "joint", "lwf", "icarl", "replay", "sdc", "fa").
+    :param builder: how it is built
+        (:class:`~avalanche_featadapt.compare.builders.Builder`: the
+        constructor its hyperparameters go to, what its memory holds).
     :param hyperparameters: its own keyword arguments.
     :param source: where they come from.
     :param memory: "none", "fixed" (a memory whose size does not depend on the
         budget, e.g. SDC's prototypes) or "budget" (sized to fit the budget).
     :param color: its colour in every plot.
-    :param drift: whether ``DriftMetric`` can follow its belief about old
-        features.
     :param default: whether ``featadapt compare`` runs it by default.
     :param versus: (other strategy, question) pairs the report answers.
     :param shares_base: whether its first experience is plain cross-entropy
@@ -45,15 +45,20 @@ class StrategySpec:
     """
 
     name: str
-    kind: str
+    builder: Builder
     hyperparameters: dict
     source: str
     memory: str
     color: str
-    drift: bool = False
     default: bool = True
     versus: Tuple[Tuple[str, str], ...] = ()
     shares_base: bool = False
+
+    @property
+    def drift(self) -> bool:
+        """Whether ``DriftMetric`` can follow its belief about old features
+        (its builder says how it is measured)."""
+        return bool(self.builder.drift)
 
     @property
     def keeps_memory(self) -> bool:
@@ -88,56 +93,54 @@ _EQ = "at the same bytes"
 S = StrategySpec
 # fmt: off
 _RECORDS = [
-    S("naive", "naive", {}, "fine-tuning: the lower bound", "none", "tab:gray",
+    S("naive", NAIVE, {}, "fine-tuning: the lower bound", "none", "tab:gray",
       shares_base=True),
-    S("joint", "joint", {}, "all experiences at once: the upper bound", "none",
+    S("joint", JOINT, {}, "all experiences at once: the upper bound", "none",
       "black"),
-    S("lwf", "lwf", {"alpha": 1.0, "temperature": 2.0},
+    S("lwf", LWF, {"alpha": 1.0, "temperature": 2.0},
       "Li & Hoiem, TPAMI 2017, Sec. 3: lambda_o = 1, T = 2", "none", "tab:orange",
       versus=(("naive", "LwF vs Naive"),), shares_base=True),
-    S("icarl", "icarl", {"fixed_memory": True}, _ICARL_SRC, "budget", "tab:green"),
-    S("replay", "replay", {}, _REPLAY_SRC, "budget", "tab:olive",
+    S("icarl", ICARL, {"fixed_memory": True}, _ICARL_SRC, "budget", "tab:green"),
+    S("replay", REPLAY, {}, _REPLAY_SRC, "budget", "tab:olive",
       shares_base=True),
-    S("sdc", "sdc", dict(_SDC), _SDC_SRC, "fixed", "tab:blue", drift=True,
+    S("sdc", SDC, dict(_SDC), _SDC_SRC, "fixed", "tab:blue",
       versus=(("sdc-nocomp",
                "SDC vs its base E-LwF (same training, stale prototypes)"),)),
-    S("sdc-nocomp", "sdc", {**_SDC, "compensate": False},
-      _SDC_SRC + "; E-LwF: the same without compensation", "fixed", "tab:cyan",
-      drift=True),
-    S("sdc-ft", "sdc", {**_SDC, "regularizer": "none"},
+    S("sdc-nocomp", SDC, {**_SDC, "compensate": False},
+      _SDC_SRC + "; E-LwF: the same without compensation", "fixed", "tab:cyan"),
+    S("sdc-ft", SDC, {**_SDC, "regularizer": "none"},
       _SDC_SRC + "; E-FT+SDC: no distillation", "fixed", "tab:purple",
-      drift=True, default=False),
-    S("featadapt", "fa", dict(_FA), _FA_SRC, "budget", "tab:red", drift=True,
+      default=False),
+    S("featadapt", FA, dict(_FA), _FA_SRC, "budget", "tab:red",
       versus=(("featadapt-noadapt",
                "Does the adapter help? (FA vs FA without adapter)"),
               ("featadapt-fp32",
                "Does 4-bit storage pay? (FA vs FA storing float32, the paper's)"),
               ("icarl", f"FA vs iCaRL (image exemplars) {_EQ}"),
               ("replay", f"FA vs Replay (image exemplars) {_EQ}"))),
-    S("featadapt-fp16", "fa", {**_FA, "feature_dtype": "float16"},
+    S("featadapt-fp16", FA, {**_FA, "feature_dtype": "float16"},
       _FA_SRC + "; features stored as float16", "budget", "tab:brown",
-      drift=True, default=False),
-    S("featadapt-int8", "fa", {**_FA, "feature_dtype": "int8"},
-      _FA_SRC + "; features stored as int8, the default before 4-bit codes "
-      "(which hold 1.7-1.95 times as many)", "budget", "sienna", drift=True,
       default=False),
-    S("featadapt-nostored", "fa", {**_FA, "lambda_stored": 0.0},
+    S("featadapt-int8", FA, {**_FA, "feature_dtype": "int8"},
+      _FA_SRC + "; features stored as int8, the default before 4-bit codes "
+      "(which hold 1.7-1.95 times as many)", "budget", "sienna",
+      default=False),
+    S("featadapt-nostored", FA, {**_FA, "lambda_stored": 0.0},
       _FA_SRC + "; the stored old-class features only retrain the classifier, "
       "as in the paper (no StoredFeatureReplay)", "budget", "mediumvioletred",
-      drift=True, default=False),
-    S("featadapt-fp32", "fa", {**_FA, "feature_dtype": "float32"},
+      default=False),
+    S("featadapt-fp32", FA, {**_FA, "feature_dtype": "float32"},
       _FA_SRC + "; features stored as float32, the paper's storage (the "
-      "default stores 4-bit codes)", "budget", "darkred", drift=True,
+      "default stores 4-bit codes)", "budget", "darkred",
       versus=(("replay", f"FA with float32 features vs Replay {_EQ}"),)),
-    S("featadapt-hybrid", "fa",
+    S("featadapt-hybrid", FA,
       {**_FA, "image_fraction": 0.5},
       _FA_SRC + "; the paper's 'Ours-hybrid': half the bytes images (replayed, "
       "and giving the adapter pairs), half 4-bit features", "budget", "gold",
-      drift=True,
       versus=(("replay", f"FA hybrid (images + 4-bit features) vs Replay {_EQ}"),)),
-    S("featadapt-noadapt", "fa", {**_FA, "adapt": False},
+    S("featadapt-noadapt", FA, {**_FA, "adapt": False},
       _FA_SRC + "; ablation: no adapter, the stored features go stale", "budget",
-      "tab:pink", drift=True),
+      "tab:pink"),
 ]
 # fmt: on
 STRATEGIES: Dict[str, StrategySpec] = {r.name: r for r in _RECORDS}
