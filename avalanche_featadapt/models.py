@@ -13,6 +13,7 @@ from avalanche.models import IncrementalClassifier
 from torch import nn
 
 from ._checks import check_float32
+from .checkpoint.modules import rebuild_head, register_rebuild
 
 __all__ = [
     "FeatureClassifierModel",
@@ -179,6 +180,9 @@ class CosineIncrementalClassifier(IncrementalClassifier):
         if self.masking:
             out = out.masked_fill(~self.active_units.bool(), self.mask_value)
         return out
+
+
+register_rebuild(CosineIncrementalClassifier, rebuild_head(CosineIncrementalClassifier))
 
 
 class DigitsCNN(nn.Module):

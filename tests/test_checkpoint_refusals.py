@@ -8,6 +8,8 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -15,8 +17,8 @@ import pytest
 import torch
 
 from avalanche_featadapt import FeatureAdaptationStrategy, make_digits_model
-from avalanche_featadapt._atomic import write_atomically
-from avalanche_featadapt._record import encode_record, read_record
+from avalanche_featadapt.checkpoint.atomic import write_atomically
+from avalanche_featadapt.checkpoint.record import encode_record, read_record
 from avalanche_featadapt.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
@@ -302,10 +304,30 @@ def test_concurrent_writer_processes_leave_one_file_and_one_prev(tmp_path, saved
 
 
 def test_two_writers_keeping_the_same_prev_leave_no_hidden_link(tmp_path, saved):
-    from avalanche_featadapt._atomic import _keep_prev
+    from avalanche_featadapt.checkpoint.atomic import _keep_prev
 
     ckpt = tmp_path / "c.ckpt"
     ckpt.write_bytes(saved[1])
     _keep_prev(ckpt)  # as two writers that both found this file current:
     _keep_prev(ckpt)  # the second rename joins two links of one file
     assert sorted(os.listdir(tmp_path)) == ["c.ckpt", "c.ckpt.prev"]
+
+
+def test_a_file_that_an_earlier_release_wrote_is_read(tmp_path, saved, monkeypatch):
+    """Earlier releases wrote the record's format tag as a call to
+    ``avalanche_featadapt._record._format_tag``; their files load as before."""
+    from avalanche_featadapt.checkpoint import record
+
+    path = tmp_path / "c.ckpt"
+    path.write_bytes(saved[1])
+    rec = read_record(path, None)
+    header = {k: rec[k] for k in ("strategy", "config_hash", "next_experience")}
+    header["config"] = json.dumps(rec["config"], sort_keys=True)
+    old = types.ModuleType("avalanche_featadapt._record")
+    old._format_tag = record._legacy_format_tag
+    with monkeypatch.context() as m:  # pickle names the tag by its old path
+        m.setitem(sys.modules, old.__name__, old)
+        m.setattr(record._FormatTag, "__reduce__", lambda self: (old._format_tag, ()))
+        path.write_bytes(encode_record(header, rec["state"]))
+    assert b"avalanche_featadapt._record\n_format_tag" in path.read_bytes()
+    assert load_checkpoint(_strategy(), path)[1] == 1

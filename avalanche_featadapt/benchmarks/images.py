@@ -161,7 +161,7 @@ def read_image_tree(data_root, name: str = "imagefolder") -> Arrays:
 
 
 def _save(path: Path, arrays: Arrays) -> None:
-    from .._atomic import write_atomically
+    from ..checkpoint.atomic import write_atomically
 
     x_tr, y_tr, x_te, y_te, classes = arrays
     try:

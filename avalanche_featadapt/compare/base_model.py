@@ -28,8 +28,8 @@ from typing import Callable, Optional, Union
 import torch
 from avalanche.training.plugins import SupervisedPlugin
 
-from .._atomic import write_atomically
-from .._config import rng_state, set_rng_state
+from ..checkpoint.atomic import write_atomically
+from ..checkpoint.rng import rng_state, set_rng_state
 
 __all__ = ["BaseModelCache", "BaseModelKey", "data_fingerprint", "factory_identity"]
 

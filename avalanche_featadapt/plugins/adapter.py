@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
+from ..checkpoint.modules import register_rebuild
 from .._checks import check_buffer_order, old_classes
 from .._utils import (
     check_bool,
@@ -51,6 +52,15 @@ class FeatureAdapter(nn.Module):
         if self.low is not None:  # stay within the range the backbone produces
             out = torch.maximum(torch.minimum(out, self.high), self.low)
         return out
+
+
+def _rebuild_adapter(state: dict, attrs: dict) -> FeatureAdapter:
+    """An adapter of a checkpoint, shaped by its saved weights."""
+    hidden, dim = state["mlp.0.weight"].shape
+    return FeatureAdapter(dim, hidden, residual=attrs[""]["residual"])
+
+
+register_rebuild(FeatureAdapter, _rebuild_adapter)
 
 
 class AdapterTrainer(SupervisedPlugin, supports_distributed=True):

@@ -1,7 +1,7 @@
 """A strategy's state as tensors and plain containers: what
-:mod:`avalanche_featadapt.checkpoint` writes (the random state and the
-configuration it must match are in :mod:`._config`; loading is in
-:mod:`._restore`).
+:mod:`avalanche_featadapt.checkpoint` writes (the random state is in
+:mod:`.rng`, the configuration it must match in :mod:`.fingerprint`;
+loading is in :mod:`.restore`).
 
 Nothing here pickles an object. Modules and optimizers become state_dicts,
 objects (plugins, the clock, selectors) become the state of their

@@ -1,15 +1,15 @@
 """Putting a checkpoint's state back into the objects of the strategy the
 user built (docs/usage.md, "Checkpoints"; modules are in
-:mod:`._module_state`).
+:mod:`.modules`).
 
 :func:`decode` runs twice on a checkpoint: first with ``check=True``, which
 changes nothing and raises :class:`StateMismatch` (another model shape,
 head type or optimizer class, named on both sides) or
-:class:`~._state.UnsaveableError` (an entry no strategy writes); then for
+:class:`~.state.UnsaveableError` (an entry no strategy writes); then for
 real. A file can put only data in place: tensors, numbers, strings,
-containers, the dtypes of :data:`._state.DTYPES` and
-:data:`._state.NP_DTYPES`, devices, generator states, and modules of the
-kinds that :func:`._module_state._module_factories` rebuilds. No attribute
+containers, the dtypes of :data:`.state.DTYPES` and
+:data:`.state.NP_DTYPES`, devices, generator states, and modules of the
+kinds registered with :func:`.modules.register_rebuild`. No attribute
 is bound to a callable from a file: dunder names and names that the
 object's class defines (``forward``, a callback, a property) are refused,
 and a module is restored into the module already there, or built inside a
@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
-from ._module_state import StateMismatch, _at, _build, _check_name, load_module
-from ._state import _SCALARS, DTYPES, NP_DTYPES, UnsaveableError, qualname
+from .modules import StateMismatch, _at, _build, _check_name, load_module
+from .state import _SCALARS, DTYPES, NP_DTYPES, UnsaveableError, qualname
 
 __all__ = ["StateMismatch", "decode"]
 

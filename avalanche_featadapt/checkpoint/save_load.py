@@ -1,35 +1,7 @@
-"""Checkpoints that can be trusted: loading runs no code, a crash never
-loses the last good file, and a checkpoint of another strategy or
-configuration is refused (docs/usage.md, "Checkpoints").
-
-Why not Avalanche's ``save_checkpoint`` / ``maybe_load_checkpoint``: they
-pickle the whole strategy with dill, and unpickling a file runs whatever code
-it names (a crafted ``__reduce__`` does). Here the file holds only tensors
-and plain containers, read with ``torch.load(weights_only=True)``, and the
-state goes back into the objects of the strategy the user built:
-
-- the model and the optimizer as state_dicts (a head that grew is resized
-  to the saved width first);
-- each plugin's attributes (the feature buffer, the adapters, distillation's
-  seen classes, the clock...), in the strategy's plugin order;
-- the random state of torch, numpy and Python.
-
-The evaluator is not saved (its loggers write their own files). A strategy
-that holds datasets in a plugin (Avalanche's ``ReplayPlugin``, the hybrid
-memory) cannot be saved this way and is refused at save time; use
-Avalanche's own pickled checkpoints for it, with files you trust only.
-
-The file carries a format version, the strategy class, the configuration
-(optimizer class, plugins and hyperparameters) with its hash, and one
-SHA-256 over all of it and the payload (:mod:`._record`). Before anything
-is restored, the whole state is checked against the strategy
-(:mod:`._restore`): another model shape, head type or optimizer class is
-refused, naming both sides. Saving writes a unique temporary file, fsyncs
-it, keeps the current file as ``<name>.prev`` (a hard link, or a copy), then
-moves the new one into place with one atomic ``os.replace``; writers in one
-folder take turns, and the temporary files of interrupted saves are
-removed by the next save (:mod:`._atomic`).
-"""
+"""``save_checkpoint`` and ``load_checkpoint``: a strategy's model,
+optimizer, plugins and random state into one verified file, and back into
+the strategy the user built (docs/usage.md, "Checkpoints"; the package's
+docstring gives the whole design)."""
 
 from __future__ import annotations
 
@@ -38,23 +10,17 @@ import warnings
 from pathlib import Path
 from typing import Tuple
 
-from ._atomic import describe_write_error, prev_path, write_atomically
-from ._config import (
-    config_differences,
-    config_hash,
-    config_of,
-    rng_state,
-    saved_plugins,
-    set_rng_state,
-)
-from ._record import (
+from .atomic import describe_write_error, prev_path, write_atomically
+from .fingerprint import config_differences, config_hash, config_of, saved_plugins
+from .record import (
     CheckpointError,
     CheckpointMismatchError,
     encode_record,
     read_record,
 )
-from ._restore import StateMismatch, decode
-from ._state import Encoder, UnsaveableError, qualname
+from .restore import StateMismatch, decode
+from .rng import rng_state, set_rng_state
+from .state import Encoder, UnsaveableError, qualname
 
 __all__ = [
     "save_checkpoint",

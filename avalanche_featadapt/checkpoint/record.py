@@ -63,7 +63,16 @@ class _FormatTag:
         return (_format_tag, ())
 
 
-torch.serialization.add_safe_globals([_format_tag])
+def _legacy_format_tag():
+    return _format_tag()
+
+
+# Files that earlier releases wrote name the tag by its old path,
+# avalanche_featadapt._record._format_tag: this copy answers to that name.
+_legacy_format_tag.__module__ = "avalanche_featadapt._record"
+_legacy_format_tag.__name__ = _legacy_format_tag.__qualname__ = "_format_tag"
+_TAGS = [_format_tag, _legacy_format_tag]
+torch.serialization.add_safe_globals(_TAGS)
 
 
 def _digest(header: dict, payload: bytes) -> str:
@@ -95,7 +104,7 @@ def read_record(path: Path, map_location) -> dict:
     """The verified header of one file, with its ``state``; a damaged file
     raises :class:`CheckpointError`, a file of another format version
     :class:`CheckpointMismatchError`."""
-    torch.serialization.add_safe_globals([_format_tag])  # in case they were reset
+    torch.serialization.add_safe_globals(_TAGS)  # in case they were reset
     _reading.active = True
     try:
         rec = torch.load(path, weights_only=True, map_location="cpu")

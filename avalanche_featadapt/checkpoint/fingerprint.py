@@ -1,7 +1,6 @@
-"""What a checkpoint records besides the objects' state
-(:mod:`._state`): the random state of torch, numpy and Python, and the
-configuration (strategy, model and optimizer classes, plugins in order,
-their hyperparameters) that must match when it is loaded, with its hash and the
+"""What a checkpoint must match when it is loaded, besides the objects'
+state (:mod:`.state`): the configuration (strategy, model and optimizer
+classes, plugins in order, their hyperparameters), with its hash and the
 differences named (docs/usage.md, "Checkpoints")."""
 
 from __future__ import annotations
@@ -9,50 +8,18 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import random
 from typing import Any, Dict, List
 
-import numpy as np
 import torch
 
-from ._state import _SCALARS, qualname
+from .state import _SCALARS, qualname
 
 __all__ = [
     "config_differences",
     "config_hash",
     "config_of",
-    "rng_state",
     "saved_plugins",
-    "set_rng_state",
 ]
-
-
-def rng_state() -> dict:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    out = {
-        "torch": torch.get_rng_state(),
-        "numpy": [
-            kind,
-            torch.from_numpy(keys.astype(np.int64)),
-            pos,
-            has_gauss,
-            cached,
-        ],
-        "random": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        out["cuda"] = torch.cuda.get_rng_state_all()
-    return out
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    v, internal, gauss = state["random"]
-    random.setstate((v, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def saved_plugins(strategy) -> list:

@@ -3,16 +3,24 @@ classes) back into the user's module, checked first: the same submodule
 classes, tensors of the same shapes (a growing head may differ in its
 class dimension), and the submodules made during training (an adapter, the
 auxiliary head) rebuilt from a fixed list of kinds into empty slots only
-(docs/usage.md, "Checkpoints"; :mod:`._restore` decodes the rest)."""
+(docs/usage.md, "Checkpoints"; :mod:`.restore` decodes the rest).
+
+The kinds that may be rebuilt are registered with :func:`register_rebuild`
+by the modules that define them (the adapter in
+:mod:`avalanche_featadapt.plugins.adapter`, the cosine head in
+:mod:`avalanche_featadapt.models`), so the checkpoint imports nothing of
+the package."""
 
 from __future__ import annotations
 
 import inspect
+from typing import Callable, Dict
 
 import torch
+from avalanche.models import IncrementalClassifier
 from torch import nn
 
-from ._state import _SCALARS, UnsaveableError, qualname
+from .state import _SCALARS, UnsaveableError, qualname
 
 
 class StateMismatch(ValueError):
@@ -23,37 +31,38 @@ def qualname_of(cls) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _module_factories():
-    """Modules that a strategy makes during training (an adapter per
-    experience, an auxiliary head), rebuilt from their saved tensors."""
-    from avalanche.models import IncrementalClassifier
+#: class path -> build(state_dict, attrs): the modules that a strategy
+#: makes during training (an adapter per experience, an auxiliary head)
+_FACTORIES: Dict[str, Callable[[dict, dict], nn.Module]] = {}
 
-    from .models import CosineIncrementalClassifier
-    from .plugins.adapter import FeatureAdapter
 
-    def adapter(state, attrs):
-        hidden, dim = state["mlp.0.weight"].shape
-        return FeatureAdapter(dim, hidden, residual=attrs[""]["residual"])
+def register_rebuild(cls: type, build: Callable[[dict, dict], nn.Module]) -> None:
+    """Let a checkpoint rebuild a module of class ``cls`` that the strategy
+    made during training: ``build(state, attrs)`` returns a new module
+    shaped by its saved state_dict ``state`` (attrs: its plain attributes,
+    ``attrs[""]`` the module's own), into which the state is then loaded.
+    Only registered kinds are ever built from a file."""
+    _FACTORIES[qualname_of(cls)] = build
 
-    def incremental(cls):
-        return lambda state, attrs: cls(state["classifier.weight"].shape[1])
 
-    def linear(state, attrs):
-        out, inp = state["weight"].shape
-        return nn.Linear(inp, out, bias="bias" in state)
+def rebuild_head(cls: type) -> Callable[[dict, dict], nn.Module]:
+    """The build function of an incremental head of class ``cls`` (an
+    Avalanche ``IncrementalClassifier`` or a subclass that takes the same
+    first argument): ``cls(in_features)``, the width grown by the load."""
+    return lambda state, attrs: cls(state["classifier.weight"].shape[1])
 
-    return {
-        qualname_of(FeatureAdapter): adapter,
-        qualname_of(CosineIncrementalClassifier): incremental(
-            CosineIncrementalClassifier
-        ),
-        qualname_of(IncrementalClassifier): incremental(IncrementalClassifier),
-        qualname_of(nn.Linear): linear,
-    }
+
+def _linear(state, attrs):
+    out, inp = state["weight"].shape
+    return nn.Linear(inp, out, bias="bias" in state)
+
+
+register_rebuild(IncrementalClassifier, rebuild_head(IncrementalClassifier))
+register_rebuild(nn.Linear, _linear)
 
 
 def _build(kind: str, state, attrs):
-    factory = _module_factories().get(kind)
+    factory = _FACTORIES.get(kind)
     if factory is None:
         raise UnsaveableError(f"cannot rebuild a {kind} module")
     return factory(state, attrs)
