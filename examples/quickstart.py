@@ -1,6 +1,7 @@
 """Feature adaptation in a plain Avalanche loop on the embedded SplitDigits.
 
-python examples/quickstart.py        # about 45 s on one CPU core
+python examples/quickstart.py        # about 30 s on one CPU core
+OMP_NUM_THREADS=1 python examples/quickstart.py  # a busy machine: one thread
 FEATADAPT_FAST=1 python examples/quickstart.py   # 2 epochs instead of 20 (CI)
 """
 

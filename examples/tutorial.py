@@ -321,8 +321,9 @@ print(
 # error, so a red line may look as long as a grey one, or longer, while the
 # adapted feature is closer in the full space. The middle panel and the
 # printed counts are the measurement. On average the adapter moves stored
-# features most of the way to where the current backbone puts them (the mean
-# error drops), but it is learned on the current classes' images only and
+# features part of the way to where the current backbone puts them: the mean
+# error drops by about a quarter (0.31 to 0.24 in the full run, 71 of the 80
+# probes closer). It is learned on the current classes' images only and
 # carries over to the old classes only partly: when a probe lies above the
 # diagonal, the adapter moved it the wrong way. That is the method's idea and
 # its limit: memory holds features, and a small network learned on the
