@@ -40,6 +40,7 @@ MODULES = [
     "avalanche_featadapt.compare.build",
     "avalanche_featadapt.compare.builders",
     "avalanche_featadapt.compare.run",
+    "avalanche_featadapt.compare.results",
     "avalanche_featadapt.compare.single_run",
     "avalanche_featadapt.compare.workers",
     "avalanche_featadapt.compare.trainings",

@@ -55,7 +55,7 @@ for label, budget in (
             quiet=True,
         )
         s = stats(rows)[name]
-        results[(label, dtype)] = (np.array(s["final"]) * 100, int(max(s["memory"])))
+        results[(label, dtype)] = (np.array(s["final"]) * 100, int(max(s["held"])))
 
 print(
     f"\nFA final accuracy on SplitDigits 5x2, seeds {args.seeds} (mean ± std, cost vs float32)"

@@ -69,7 +69,7 @@ def main():
         f, a = 100 * np.array(s["final"]), 100 * np.array(s["avg_inc"])
         print(
             f"{name:20s} {f.mean():7.1f} ± {f.std():4.1f} {a.mean():7.1f} ± {a.std():4.1f}"
-            f" {int(max(s['memory'])):8d}   per seed final: {np.round(f, 1).tolist()}"
+            f" {int(max(s['held'])):8d}   per seed final: {np.round(f, 1).tolist()}"
         )
     print(
         "\nOld-class feature drift after the last experience (probe set, relative L2)"

@@ -5,7 +5,7 @@ import pytest
 
 from avalanche_featadapt.compare import base_model, run_comparison
 from avalanche_featadapt.compare.report import base_line
-from avalanche_featadapt.compare.run import CSV_FIELDS
+from avalanche_featadapt.compare.results import CSV_FIELDS
 
 _SMALL = dict(
     benchmark="split-digits",

@@ -147,14 +147,14 @@ def _rows(final, seeds=(0,)):
                         dict(
                             strategy=name,
                             seed=s,
-                            budget_bytes=b,
+                            memory_bytes=b,
                             experience=i,
                             classes_seen=2 * (i + 1),
                             accuracy=a,
                             new_accuracy=a,
                             old_accuracy=a,
                             forgetting=0.0,
-                            memory_bytes=b // 2,
+                            held_bytes=b // 2,
                             wall_time_s=1.0,
                             drift_estimated_rel_l2=0.3 + i,
                             drift_stale_rel_l2=(
@@ -210,6 +210,27 @@ def test_plots_name_every_strategy_without_overlap(tmp_path):
     assert (tmp_path / "d.png").stat().st_size > 10_000
 
 
+def test_report_reads_a_results_csv_with_the_old_column_names(tmp_path):
+    """Older versions named the budget budget_bytes and the bytes held
+    memory_bytes; report reads them with today's names."""
+    from avalanche_featadapt.compare.results import read_results
+
+    rows = _rows({"featadapt": {1000: 0.8}, "replay": {1000: 0.6}}, (0, 1))
+    old = {"memory_bytes": "budget_bytes", "held_bytes": "memory_bytes"}
+    fields = [old.get(k, k) for k in rows[0]]
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(fields)
+        w.writerows([list(r.values()) for r in rows])
+    back = read_results(tmp_path / "results.csv")
+    assert [(r["memory_bytes"], r["held_bytes"]) for r in back] == [
+        (r["memory_bytes"], r["held_bytes"]) for r in rows
+    ]
+    assert main(["report", str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## Budget 1,000 bytes" in summary and "| 500 |" in summary
+
+
 @pytest.mark.slow
 def test_cli_writes_every_budget_csv_summary_and_plots(tmp_path):
     out = tmp_path / "cmp"
@@ -220,11 +241,10 @@ def test_cli_writes_every_budget_csv_summary_and_plots(tmp_path):
     assert set(rows[0]) == set(CSV_FIELDS)
     # strategy x seed x budget x experience (joint: one row per budget)
     assert len(rows) == 2 * 2 * (5 + 5 + 1)
-    assert {r["budget_bytes"] for r in rows} == {"6400", "12800"}
+    assert {r["memory_bytes"] for r in rows} == {"6400", "12800"}
     replay = [r for r in rows if r["strategy"] == "replay"]
     assert (
-        max(int(r["memory_bytes"]) for r in replay if r["budget_bytes"] == "6400")
-        == 6400
+        max(int(r["held_bytes"]) for r in replay if r["memory_bytes"] == "6400") == 6400
     )
     summary = (out / "summary.md").read_text()
     assert "## Budget 6,400 bytes (6.4 KB)" in summary
@@ -250,7 +270,7 @@ def test_memory_bytes_zero_is_fine_without_memory_strategies():
     rows = run_comparison(
         strategies=["naive"], seeds=[0], memory_bytes=0, epochs=1, quiet=True
     )
-    assert len(rows) == 5 and np.all([r["budget_bytes"] == 0 for r in rows])
+    assert len(rows) == 5 and np.all([r["memory_bytes"] == 0 for r in rows])
 
 
 def _without_wall_time(path):

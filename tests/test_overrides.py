@@ -117,7 +117,8 @@ def test_hyperparameters_recorded_and_summary_json_written(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"] == settings and summary["failures"] == []
     (lwf,) = [e for e in summary["results"] if e["strategy"] == "lwf"]
-    assert lwf["seeds"] == [0] and lwf["budget_bytes"] == 3200
+    assert lwf["seeds"] == [0] and lwf["memory_bytes"] == 3200
+    assert lwf["held_bytes"]["per_seed"] == [0.0]  # LwF holds no memory
     final = lwf["final_accuracy"]
     assert 0 < final["mean"] <= 1 and final["per_seed"] == [final["mean"]]
     # the hyperparameters are part of the settings that a re-run compares

@@ -35,7 +35,7 @@ def without_times(rows):
 
 
 def key(r):
-    return (r["strategy"], r["seed"], r["budget_bytes"], r["experience"])
+    return (r["strategy"], r["seed"], r["memory_bytes"], r["experience"])
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,15 @@ def test_rerun_keeps_finished_runs_and_redoes_a_half_written_one(tmp_path, monke
     assert rc == 0 and made == []
     assert (out / "results.csv").read_text() == second
     assert (out / "summary.md").exists() and (out / "summary.json").exists()
+    # a results.csv of an older version (the budget in budget_bytes, the
+    # bytes held in memory_bytes) is kept, rewritten with today's names
+    head, rest = second.split("\n", 1)
+    head = head.replace("memory_bytes", "budget_bytes")
+    head = head.replace("held_bytes", "memory_bytes")
+    (out / "results.csv").write_text(head + "\n" + rest)
+    rc, made = count_runs(out, argv, monkeypatch)
+    assert rc == 0 and made == []
+    assert (out / "results.csv").read_text() == second
 
 
 def test_another_comparison_is_refused_until_force(tmp_path, capsys):

@@ -91,14 +91,14 @@ def _row(strategy, seed, exp, acc, **kw):
     return dict(
         strategy=strategy,
         seed=seed,
-        budget_bytes=100,
+        memory_bytes=100,
         experience=exp,
         classes_seen=2 * (exp + 1),
         accuracy=acc,
         new_accuracy=acc,
         old_accuracy=acc,
         forgetting=0.0,
-        memory_bytes=50,
+        held_bytes=50,
         wall_time_s=1.0,
         **kw,
     )
@@ -200,6 +200,7 @@ def test_featadapt_select_end_to_end_on_split_digits(capsys, tmp_path):
     assert main(argv + ["--quiet"]) == 0
     printed = capsys.readouterr().out
     rows = list(csv.DictReader(open(out / "selection.csv")))
+    assert {r["memory_bytes"] for r in rows} == {"3200"}
     assert {(r["strategy"], r["epochs"]) for r in rows} == {
         (n, e) for n in ("joint", "naive", "replay") for e in ("1", "2")
     }

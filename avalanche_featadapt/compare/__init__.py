@@ -40,7 +40,7 @@ _HOMES = {
     "crossover": ".report",
     "stats": ".report",
     "summarize": ".report",
-    "CSV_FIELDS": ".run",
+    "CSV_FIELDS": ".results",
     "ComparisonFailed": ".run",
     "run_comparison": ".run",
 }

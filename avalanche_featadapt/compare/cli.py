@@ -186,7 +186,7 @@ def _error(msg, command="compare") -> int:
 
 def _compare(args) -> int:
     from .overrides import load_config, merged, parse_sets
-    from .resume import OUTPUTS
+    from .results import OUTPUTS
     from .run import ComparisonFailed, run_comparison
 
     out = Path(args.out or f"results/{args.benchmark}")
@@ -250,7 +250,8 @@ def _compare(args) -> int:
 def _report(args) -> int:
     from .plots import plot_all
     from .report import summarize
-    from .resume import read_record, read_results
+    from .results import read_results
+    from .resume import read_record
     from .summary_json import write_summary_json
 
     folder = Path(args.folder)

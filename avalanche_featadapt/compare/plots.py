@@ -8,6 +8,7 @@ from typing import Dict, List
 import numpy as np
 
 from .registry import STRATEGIES
+from .results import drift_field
 from .report import budgets_of, crossings, fmt_bytes, stats
 from .trainings import by_training
 
@@ -21,6 +22,7 @@ __all__ = [
 
 #: one colour per strategy, the same in every plot (from the registry)
 COLORS = {name: spec.color for name, spec in STRATEGIES.items()}
+_EST = drift_field("estimated_rel_l2")
 
 
 def _plt():
@@ -71,7 +73,7 @@ def plot_accuracy_per_experience(rows: List[Dict], path: Path) -> None:
         1, len(budgets), figsize=(4.2 * len(budgets) + 1.5, 4.2), squeeze=False
     )
     for ax, b in zip(axes[0], budgets):
-        at = [r for r in rows if r["budget_bytes"] == b]
+        at = [r for r in rows if r["memory_bytes"] == b]
         for name in dict.fromkeys(r["strategy"] for r in at):
             xs, m, sd = _mean_std(at, name)
             if name == "joint":
@@ -162,7 +164,7 @@ def _accuracy_vs_memory(ax, rows: List[Dict], key: str) -> None:
         else:
             b = budgets[0]
             m = 100 * np.mean(per[b][name][key_of])
-            kept = int(np.max(per[b][name]["memory"]))
+            kept = int(np.max(per[b][name]["held"]))
             what = "no memory" if kept == 0 else f"holds {fmt_bytes(kept)}"
             if len(budgets) > 1:
                 ax.axhline(m, ls="--", color=c, lw=1, label=f"{name} ({what})")
@@ -203,18 +205,15 @@ def plot_drift(rows: List[Dict], path: Path) -> List[str]:
     without drift rows)."""
     b = budgets_of(rows)[-1]
     drift = [
-        r
-        for r in rows
-        if r["budget_bytes"] == b
-        and not np.isnan(r.get("drift_estimated_rel_l2", np.nan))
+        r for r in rows if r["memory_bytes"] == b and not np.isnan(r.get(_EST, np.nan))
     ]
     if not drift:
         return []
     plt = _plt()
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for name in dict.fromkeys(r["strategy"] for r in drift):
-        xs, est, _ = _mean_std(drift, name, "drift_estimated_rel_l2")
-        _, stale, _ = _mean_std(drift, name, "drift_stale_rel_l2")
+        xs, est, _ = _mean_std(drift, name, _EST)
+        _, stale, _ = _mean_std(drift, name, drift_field("stale_rel_l2"))
         c = COLORS.get(name)
         same = np.allclose(est, stale)  # no compensation: belief = stale
         ax.plot(

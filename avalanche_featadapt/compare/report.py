@@ -11,18 +11,19 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .registry import STRATEGIES
+from .results import DRIFT_KEYS, drift_field
 from .trainings import by_training
 
 __all__ = ["crossings", "crossover", "fmt_bytes", "stats", "summarize"]
 
-_KEYS = ("final", "avg_inc", "forgetting", "memory", "wall", "cpu", "min_new")
+_KEYS = ("final", "avg_inc", "forgetting", "held", "wall", "cpu", "min_new")
 #: the measures of the summary's tables, crossovers and orderings, headline first
 _MEASURES = (("avg_inc", "average incremental accuracy"), ("final", "final accuracy"))
 
 
 def budgets_of(rows: List[Dict]) -> List[int]:
     """The budgets of ``rows``, ascending."""
-    return sorted({r.get("budget_bytes") for r in rows}, key=lambda b: b or 0)
+    return sorted({r.get("memory_bytes") for r in rows}, key=lambda b: b or 0)
 
 
 def stats(rows: List[Dict], budget: Optional[int] = None) -> Dict[str, Dict]:
@@ -41,7 +42,7 @@ def stats(rows: List[Dict], budget: Optional[int] = None) -> Dict[str, Dict]:
         if len(budgets) > 1:
             raise ValueError(f"rows have budgets {budgets}; pass budget=.")
     else:
-        rows = [r for r in rows if r.get("budget_bytes") == budget]
+        rows = [r for r in rows if r.get("memory_bytes") == budget]
     out = {}
     for name in dict.fromkeys(r["strategy"] for r in rows):
         per_seed: Dict = {}
@@ -55,7 +56,7 @@ def stats(rows: List[Dict], budget: Optional[int] = None) -> Dict[str, Dict]:
             s["final"].append(rs[-1]["accuracy"])
             s["avg_inc"].append(float(np.mean([r["accuracy"] for r in rs])))
             s["forgetting"].append(rs[-1]["forgetting"])
-            s["memory"].append(max(r["memory_bytes"] for r in rs))
+            s["held"].append(max(r["held_bytes"] for r in rs))
             s["wall"].append(rs[-1]["wall_time_s"])
             s["cpu"].append(rs[-1].get("cpu_time_s", float("nan")))
             s["min_new"].append(min(r["new_accuracy"] for r in rs))
@@ -128,17 +129,17 @@ def _budget_table(rows, budget, one_seed) -> List[str]:
     st = stats(rows, budget)
     lines = [
         "| strategy | avg incremental acc (%) | final acc (%) | forgetting (%) "
-        "| memory bytes | wall time (s) | CPU time (s) |",
+        "| bytes held | wall time (s) | CPU time (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, s in st.items():
         avg = "—" if name == "joint" else _pm(s["avg_inc"])
         lines.append(
             f"| {name} | {avg} | {_pm(s['final'])} | {_pm(s['forgetting'])} "
-            f"| {int(np.max(s['memory'])):,} | {_pm(s['wall'], pct=False)} "
+            f"| {int(np.max(s['held'])):,} | {_pm(s['wall'], pct=False)} "
             f"| {_pm(s['cpu'], pct=False)} |"
         )
-    at = [r for r in rows if r["budget_bytes"] == budget]
+    at = [r for r in rows if r["memory_bytes"] == budget]
     n_exp = max(r["experience"] for r in at) + 1
     lines += [
         "",
@@ -152,8 +153,8 @@ def _budget_table(rows, budget, one_seed) -> List[str]:
         for i in range(n_exp):
             rs = [r for r in at if r["strategy"] == name and r["experience"] == i]
             acc = 100 * np.mean([r["accuracy"] for r in rs]) if rs else None
-            mem = int(max(r["memory_bytes"] for r in rs)) if rs else 0
-            cells.append(f"{acc:.1f} % ({mem:,} B)" if rs else "")
+            held = int(max(r["held_bytes"] for r in rs)) if rs else 0
+            cells.append(f"{acc:.1f} % ({held:,} B)" if rs else "")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for key, what in _MEASURES:
         lines += ["", f"Orderings ({what}, per seed):", ""]
@@ -182,11 +183,11 @@ def _paired(a: Dict, b: Dict, key: str) -> List[float]:
 
 
 def _drift_table(rows) -> List[str]:
-    drift = [r for r in rows if not np.isnan(r.get("drift_estimated_rel_l2", np.nan))]
+    col = drift_field("estimated_rel_l2")
+    drift = [r for r in rows if not np.isnan(r.get(col, np.nan))]
     if not drift:
         return []
     last = max(r["experience"] for r in drift)
-    keys = ("estimated_rel_l2", "stale_rel_l2", "estimated_cosine", "stale_cosine")
     lines = [
         "",
         "Drift of old-class features after the last experience (probe set; FA: "
@@ -198,7 +199,10 @@ def _drift_table(rows) -> List[str]:
     ]
     for name in dict.fromkeys(r["strategy"] for r in drift):
         rs = [r for r in drift if r["strategy"] == name and r["experience"] == last]
-        cells = [_pm([r[f"drift_{k}"] for r in rs], pct=False, digits=3) for k in keys]
+        cells = [
+            _pm([r[drift_field(k)] for r in rs], pct=False, digits=3)
+            for k in DRIFT_KEYS
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 

@@ -1,115 +1,38 @@
-"""A comparison's folder: results.csv and its columns, the settings that
-define the comparison (recorded in ``comparison.json`` beside it), and what a
-re-run of the same comparison keeps: every run whose rows are all in
-results.csv. A run's rows are appended in one write when it finishes, so a
+"""A comparison's folder: the settings that define the comparison
+(recorded in ``comparison.json`` beside results.csv), and what a re-run of
+the same comparison keeps: every run whose rows are all in results.csv
+(:mod:`~avalanche_featadapt.compare.results`, which reads a results.csv of
+an older version with today's column names). A run's rows are appended in one write when it finishes, so a
 run stopped half-way has none, and runs again whole (docs/comparison.md,
 "Interrupting and resuming")."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-__all__ = [
-    "CSV_FIELDS",
-    "OUTPUTS",
-    "RECORD",
-    "TEXT_FIELDS",
-    "prepare",
-    "read_record",
-    "read_results",
-]
+from .results import OUTPUTS, RESULTS, complete_rows
 
-CSV_FIELDS = [
-    "strategy",
-    "training",
-    "epochs",
-    "seed",
-    "budget_bytes",
-    "experience",
-    "classes_seen",
-    "accuracy",
-    "new_accuracy",
-    "old_accuracy",
-    "forgetting",
-    "memory_bytes",
-    "wall_time_s",
-    "cpu_time_s",
-    "drift_estimated_rel_l2",
-    "drift_stale_rel_l2",
-    "drift_estimated_cosine",
-    "drift_stale_cosine",
-]
-#: results.csv's columns of text (the others are numbers)
-TEXT_FIELDS = {"strategy", "training"}
-#: the files a comparison writes into its folder (besides the record, logs/
-#: and base_models/)
-OUTPUTS = [
-    "results.csv",
-    "summary.md",
-    "summary.json",
-    "accuracy_per_experience.png",
-    "accuracy_vs_memory.png",
-    "drift.png",
-]
-OUTPUTS += [f.replace(".png", "_shared.png") for f in OUTPUTS if f.endswith(".png")]
+__all__ = ["RECORD", "clean_logs", "finished", "prepare", "read_record"]
+
 #: the settings of the comparison that wrote a folder
 RECORD = "comparison.json"
 _FORCE = "pass --force (resume=False in Python) to replace them"
 
 
-def _number(text: str):
-    """An int where the text is one, else a float: ``str()`` of the result
-    is the text again, so rewriting a row read back changes no byte."""
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-def _parsed(row: Dict[str, str]) -> Dict:
-    return {k: v if k in TEXT_FIELDS else _number(v) for k, v in row.items()}
-
-
-def read_results(path) -> List[Dict]:
-    """The rows of a results.csv, with numbers as numbers (any columns, so a
-    results.csv of an older version reads too)."""
-    with open(path, newline="") as f:
-        return [_parsed(r) for r in csv.DictReader(f)]
-
-
-def _complete_rows(path: Path) -> List[Dict]:
-    """The whole rows of ``path`` (a line cut by a kill is dropped)."""
-    if not path.exists():
-        return []
-    text = path.read_text()
-    text = text[: text.rfind("\n") + 1]
-    rows = []
-    for r in csv.DictReader(io.StringIO(text)):
-        if None in r or any(r.get(k) in (None, "") for k in CSV_FIELDS):
-            continue
-        try:
-            rows.append(_parsed({k: r[k] for k in CSV_FIELDS}))
-        except ValueError:
-            continue
-    return rows
-
-
 def row_key(r: Dict) -> tuple:
     """What tells a row of results.csv from every other row."""
-    keys = ("strategy", "seed", "budget_bytes", "training", "epochs", "experience")
+    keys = ("strategy", "seed", "memory_bytes", "training", "epochs", "experience")
     return tuple(r[k] for k in keys)
 
 
 def finished(path: Path, expected: Sequence[Sequence[tuple]]) -> Dict[int, List]:
     """Run index -> its rows, for every run whose ``expected`` row keys
     (:func:`row_key`, in the run's order) are all in results.csv at ``path``."""
-    by_key = {row_key(r): r for r in _complete_rows(path)}
+    by_key = {row_key(r): r for r in complete_rows(path)}
     return {
         i: [by_key[k] for k in keys]
         for i, keys in enumerate(expected)
@@ -172,7 +95,7 @@ def prepare(out: Path, settings: dict, *, resume: bool, version: str) -> bool:
         keep = True
     out.mkdir(parents=True, exist_ok=True)
     for f in OUTPUTS:
-        if not (keep and f == "results.csv"):
+        if not (keep and f == RESULTS):
             (out / f).unlink(missing_ok=True)
     if not keep:
         shutil.rmtree(out / "logs", ignore_errors=True)
@@ -191,33 +114,3 @@ def clean_logs(out: Path, keep: Sequence[str]) -> None:
         for d in logs.iterdir():
             if d.name not in keep:
                 shutil.rmtree(d) if d.is_dir() else d.unlink()
-
-
-def append(f, rows: List[Dict]) -> None:
-    """Append ``rows`` to the open results.csv ``f`` in one write."""
-    if f is None:
-        return
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
-    for r in rows:
-        w.writerow({k: r[k] for k in CSV_FIELDS})
-    f.write(buf.getvalue())
-    f.flush()
-
-
-def write_csv(path: Path, rows: List[Dict]) -> None:
-    """Replace ``path`` by a results.csv of ``rows``, in one ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        csv.DictWriter(f, fieldnames=CSV_FIELDS).writeheader()
-        append(f, rows)
-    os.replace(tmp, path)
-
-
-def open_results(out: Optional[Path], rows: List[Dict]):
-    """results.csv rewritten with ``rows`` (the runs kept), open to append
-    the next; None without ``out``."""
-    if out is None:
-        return None
-    write_csv(out / "results.csv", rows)
-    return open(out / "results.csv", "a", newline="")

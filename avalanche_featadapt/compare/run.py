@@ -12,22 +12,19 @@ from typing import Dict, List, Optional, Sequence, Union
 
 from .._arg_checks import check_device
 from ..memory import image_bytes
+from . import results as results_csv
 from . import resume as R
 from .checks import check_settings, check_workers
 from .overrides import check_overrides, check_values
 from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
-from .resume import CSV_FIELDS, OUTPUTS, TEXT_FIELDS
 from .trainings import epochs_plan
 from .single_run import evaluator, run_one  # noqa: F401  (their old home)
 from .workers import Job, Setting, execute
 
 __all__ = [
-    "CSV_FIELDS",
     "ComparisonFailed",
     "DEFAULT_IMAGES",
     "DEFAULT_SWEEP_IMAGES",
-    "OUTPUTS",
-    "TEXT_FIELDS",
     "default_budgets",
     "run_comparison",
 ]
@@ -205,10 +202,11 @@ def run_comparison(
     results: Dict[int, List[Dict]] = {}
     if out is not None:
         if R.prepare(out, record, resume=resume, version=__version__):
-            results = R.finished(out / "results.csv", expected)
+            results = R.finished(out / results_csv.RESULTS, expected)
         R.clean_logs(out, [jobs[i].log_dir.name for i in results])
     todo = [i for i in range(len(jobs)) if i not in results]
-    csv_file = R.open_results(out, [r for i in sorted(results) for r in results[i]])
+    kept = [r for i in sorted(results) for r in results[i]]
+    csv_file = results_csv.open_results(out, kept)
     failures: Dict[int, str] = {}
 
     def done(k: int, res: tuple) -> None:
@@ -223,9 +221,9 @@ def run_comparison(
         e, labels = serves[i]
         got = [{**r, "training": t, "epochs": e} for t in labels for r in res[1]]
         if not STRATEGIES[job.name].uses_budget:  # one run stands for each budget
-            got = [{**r, "budget_bytes": x} for x in budgets for r in got]
+            got = [{**r, "memory_bytes": x} for x in budgets for r in got]
         results[i] = got
-        R.append(csv_file, got)
+        results_csv.append(csv_file, got)
 
     try:
         with tqdm(
@@ -247,7 +245,7 @@ def run_comparison(
     rows = [r for i in sorted(results) for r in results[i]]
     failed = [failures[i] for i in sorted(failures)]
     if out is not None:  # in job order, whatever finished first
-        R.write_csv(out / "results.csv", rows)
+        results_csv.write_csv(out / results_csv.RESULTS, rows)
     if out is not None and rows:
         t = setting.training
         settings = (

@@ -140,7 +140,7 @@ def _curves(rows, names, grid) -> Dict[str, Dict[int, float]]:
                 continue
             per = [
                 np.mean(stats(at, b)[name]["avg_inc"])
-                for b in sorted({r["budget_bytes"] for r in at})
+                for b in sorted({r["memory_bytes"] for r in at})
             ]
             out.setdefault(name, {})[e] = float(np.mean(per))
     return out
@@ -222,7 +222,7 @@ def run_selection(
         job = jobs[i]
         per = budgets if not STRATEGIES[job.name].uses_budget else [job.budget]
         rows.extend(
-            {**r, "budget_bytes": b, "epochs": job.epochs} for b in per for r in res[1]
+            {**r, "memory_bytes": b, "epochs": job.epochs} for b in per for r in res[1]
         )
 
     n_exp = len(first.train_stream)

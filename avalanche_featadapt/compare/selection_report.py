@@ -8,11 +8,10 @@ import csv
 from pathlib import Path
 from typing import List
 
+from .results import SELECTION_FIELDS
 from .select import GAIN, Selection
 
-__all__ = ["CSV_FIELDS", "registry_entry", "selection_markdown", "write_selection"]
-
-CSV_FIELDS = ["strategy", "epochs", "seed", "budget_bytes", "val_avg_inc", "val_final"]
+__all__ = ["registry_entry", "selection_markdown", "write_selection"]
 
 
 def registry_entry(sel: Selection) -> str:
@@ -103,7 +102,7 @@ def _csv_rows(sel: Selection) -> List[dict]:
     from .report import stats
 
     keys = sorted(
-        {(r["strategy"], r["epochs"], r["seed"], r["budget_bytes"]) for r in sel.rows},
+        {(r["strategy"], r["epochs"], r["seed"], r["memory_bytes"]) for r in sel.rows},
         key=lambda k: (list(sel.curves).index(k[0]), k[1], k[2], k[3]),
     )
     out = []
@@ -112,7 +111,7 @@ def _csv_rows(sel: Selection) -> List[dict]:
             r
             for r in sel.rows
             if (r["strategy"], r["epochs"], r["seed"]) == (name, e, seed)
-            and r["budget_bytes"] == b
+            and r["memory_bytes"] == b
         ]
         s = stats(at)[name]
         out.append(
@@ -120,7 +119,7 @@ def _csv_rows(sel: Selection) -> List[dict]:
                 strategy=name,
                 epochs=e,
                 seed=seed,
-                budget_bytes=b,
+                memory_bytes=b,
                 val_avg_inc=s["avg_inc"][0],
                 val_final=s["final"][0],
             )
@@ -168,7 +167,7 @@ def write_selection(sel: Selection, out: Path, settings: str = "") -> List[Path]
     md, table, png = out / "selection.md", out / "selection.csv", out / "selection.png"
     md.write_text(selection_markdown(sel, settings))
     with open(table, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w = csv.DictWriter(f, fieldnames=SELECTION_FIELDS)
         w.writeheader()
         w.writerows(_csv_rows(sel))
     plot_selection(sel, png)

@@ -15,6 +15,7 @@ import torch
 from .base_model import BaseModelCache, BaseModelKey
 from .build import build_strategy
 from .registry import STRATEGIES
+from .results import DRIFT_KEYS, drift_field
 
 __all__ = ["evaluator", "run_one"]
 
@@ -54,7 +55,7 @@ def _row(res: Dict, benchmark, i: int) -> Dict:
         "new_accuracy": exp_acc[i],
         "old_accuracy": old,
         "forgetting": res.get("StreamForgetting/eval_phase/test_stream", 0.0),
-        "memory_bytes": res["MemoryBytes/eval_phase/test_stream"],
+        "held_bytes": res["MemoryBytes/eval_phase/test_stream"],
     }
 
 
@@ -118,13 +119,8 @@ def run_one(
             strategy.evaluator.loggers[0].close()
     history = drift.history if drift else []
     for r in rows:
-        r.update(strategy=name, seed=seed, budget_bytes=memory_bytes)
+        r.update(strategy=name, seed=seed, memory_bytes=memory_bytes)
         h = [d for d in history if d["experience"] == r["experience"]]
-        for k in (
-            "estimated_rel_l2",
-            "stale_rel_l2",
-            "estimated_cosine",
-            "stale_cosine",
-        ):
-            r[f"drift_{k}"] = h[0][k] if h else float("nan")
+        for k in DRIFT_KEYS:
+            r[drift_field(k)] = h[0][k] if h else float("nan")
     return rows

@@ -20,7 +20,7 @@ _JSON_NAMES = dict(
     avg_inc="avg_incremental_accuracy",
     final="final_accuracy",
     forgetting="forgetting",
-    memory="memory_bytes",
+    held="held_bytes",
     wall="wall_time_s",
     cpu="cpu_time_s",
     min_new="min_new_accuracy",
@@ -40,9 +40,9 @@ def summary_data(rows: List[Dict], settings=None, failures=()) -> Dict:
     results = []
     for training, _, rs in by_training(rows):
         for b in budgets_of(rs):
-            seeds = sorted({r["seed"] for r in rs if r.get("budget_bytes") == b})
+            seeds = sorted({r["seed"] for r in rs if r.get("memory_bytes") == b})
             for name, s in stats(rs, b).items():
-                entry = dict(training=training, budget_bytes=b, strategy=name)
+                entry = dict(training=training, memory_bytes=b, strategy=name)
                 entry["seeds"] = seeds
                 for key, label in _JSON_NAMES.items():
                     v = np.asarray(s[key], dtype=float)
