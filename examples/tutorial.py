@@ -87,7 +87,7 @@ final = {r["strategy"]: r for r in rows if r["experience"] == LAST}
 for name, r in final.items():
     print(
         f"{name:18s} {100 * r['accuracy']:5.1f} {100 * r['new_accuracy']:5.1f} "
-        f"{100 * r['old_accuracy']:5.1f}  {r['memory_bytes']:6d} B"
+        f"{100 * r['old_accuracy']:5.1f}  {r['held_bytes']:6d} B"
     )
 
 # %% [markdown]
@@ -191,7 +191,7 @@ from avalanche_featadapt import (
     SplitDigits,
     make_digits_model,
 )
-from avalanche_featadapt._features import extract_features
+from avalanche_featadapt.features import extract_features
 from avalanche_featadapt.metrics import DriftMetric
 
 torch.manual_seed(0)

@@ -114,7 +114,7 @@ def test_same_data_in_both_layouts_gives_the_same_results(tmp_path):
         run_comparison(benchmark=name, data_root=root, **kw)
         for name, root in (("imagefolder", tree), ("split-cifar100", pickles))
     ]
-    keys = ("accuracy", "new_accuracy", "memory_bytes")
+    keys = ("accuracy", "new_accuracy", "held_bytes")
     assert [[r[k] for k in keys] for r in rows[0]] == [
         [r[k] for k in keys] for r in rows[1]
     ]
