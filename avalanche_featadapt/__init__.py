@@ -13,7 +13,7 @@ __version__ = "0.2.0"
 
 # name -> the submodule that defines it
 _HOMES = {
-    "split_model": "._utils",
+    "split_model": ".model_split",
     "SplitDigits": ".benchmarks",
     "CosineIncrementalClassifier": ".models",
     "DigitsCNN": ".models",

@@ -35,29 +35,25 @@ process group is up:
   are broadcast from rank 0, so every rank holds the identical state even
   where floating-point results differ between devices.
 
-:func:`extract_features_sharded` splits a feature extraction over the ranks
-and gathers it in the original order; the plugins' shared feature cache
-uses it, so the buffer, the adapter's pairs and SDC's drift are computed
-once, not once per rank. :func:`save_checkpoint_main` writes checkpoints on
-rank 0 only.
+:func:`~avalanche_featadapt.features.extract_features_sharded` splits a
+feature extraction over the ranks and gathers it in the original order;
+the plugins' shared feature cache uses it, so the buffer, the adapter's
+pairs and SDC's drift are computed once, not once per rank.
+:func:`save_checkpoint_main` writes checkpoints on rank 0 only.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Tuple
+from typing import List
 
 import torch
 from avalanche.distributed import DistributedHelper
 from avalanche.training.plugins import SupervisedPlugin
-from torch.utils.data import Subset
-
-from ._features import extract_features
 
 __all__ = [
     "DistributedSync",
-    "extract_features_sharded",
     "init_distributed",
     "reshuffle",
     "save_checkpoint_main",
@@ -93,36 +89,6 @@ def init_distributed(*, random_seed: int, use_cuda: bool = True) -> torch.device
     helper.make_device = make_device  # an instance attribute: Avalanche's calls
     helper.init_distributed(random_seed=random_seed, use_cuda=use_cuda)
     return helper.make_device()
-
-
-def extract_features_sharded(
-    modules, dataset, *, device, batch_size: int = 512
-) -> Tuple[list, torch.Tensor]:
-    """:func:`~avalanche_featadapt._features.extract_features`, split over the
-    ranks: rank r takes samples r, r + N, r + 2N, ... of ``dataset``; the
-    parts are gathered (``DistributedHelper.gather_all``) and put back in the
-    dataset's order, so every rank returns the same tensors as one process
-    would. Without a process group (or with fewer samples than ranks) it is
-    :func:`extract_features` itself."""
-    helper = DistributedHelper
-    world = helper.world_size
-    if not helper.is_distributed or world == 1 or len(dataset) < world:
-        return extract_features(modules, dataset, device=device, batch_size=batch_size)
-    if hasattr(dataset, "eval"):
-        dataset = dataset.eval()
-    n, rank = len(dataset), helper.rank
-    shard = Subset(dataset, list(range(rank, n, world)))
-    feats, labels = extract_features(
-        modules, shard, device=device, batch_size=batch_size
-    )
-    out = []
-    for part in feats + [labels]:
-        gathered = helper.gather_all(part.contiguous())
-        whole = part.new_empty((n,) + tuple(part.shape[1:]))
-        for r, g in enumerate(gathered):
-            whole[r::world] = g.to(whole.device)
-        out.append(whole)
-    return out[:-1], out[-1]
 
 
 def save_checkpoint_main(strategy, fname) -> Path:

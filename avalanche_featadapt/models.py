@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from avalanche.models import IncrementalClassifier
 from torch import nn
 
-from ._checks import check_float32
+from .validation.inputs import check_float32
 from .checkpoint.modules import rebuild_head, register_rebuild
 
 __all__ = [

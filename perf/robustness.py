@@ -139,7 +139,7 @@ def probe_accuracy(strategy, bm) -> float:
     from sklearn.linear_model import LogisticRegression
     from torch.utils.data import ConcatDataset
 
-    from avalanche_featadapt._utils import extract_features
+    from avalanche_featadapt.features import extract_features
 
     fe = strategy.model.feature_extractor
     data = [
@@ -187,7 +187,7 @@ def perfect_adapter_accuracy(strategy, stored: StoredImages, bm) -> float:
     would reach with a perfect adapter, at the same budget."""
     import copy
 
-    from avalanche_featadapt._utils import extract_features
+    from avalanche_featadapt.features import extract_features
     from avalanche_featadapt.plugins import ClassifierRetrainer, FeatureBuffer
 
     fe = strategy.model.feature_extractor.eval()

@@ -17,8 +17,8 @@ from avalanche_featadapt import (
     SDCStrategy,
     make_digits_model,
 )
-from avalanche_featadapt._arg_checks import check_device
-from avalanche_featadapt._checks import check_experience
+from avalanche_featadapt.validation.arguments import check_device
+from avalanche_featadapt.validation.inputs import check_experience
 from conftest import make_evaluator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
-from .._arg_checks import check_device
+from ..validation.arguments import check_device
 from ..memory import image_bytes
 from . import results as results_csv
 from . import resume as R

@@ -179,7 +179,7 @@ def run_selection(
     from .run import DEFAULT_SWEEP_IMAGES, data_options, default_budgets
     from .workers import Job, Setting, execute
 
-    from .._arg_checks import check_device
+    from ..validation.arguments import check_device
 
     names = ["joint"] + [s for s in strategies or DEFAULT_STRATEGIES if s != "joint"]
     grid = sorted(epochs_grid)

@@ -13,12 +13,13 @@ from avalanche.evaluation.metric_results import MetricValue
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader
 
-from .._early_stopping import check_early_stopping_metric, check_early_stopping_setup
+from ..validation.early_stopping import (
+    BACKBONE_LOSS,
+    check_early_stopping_metric,
+    check_early_stopping_setup,
+)
 
 __all__ = ["BACKBONE_LOSS", "BackboneLoss"]
-
-BACKBONE_LOSS = "BackboneLoss_Stream"
-"""The metric name to give ``EarlyStoppingPlugin`` (with ``mode="min"``)."""
 
 
 class BackboneLoss(PluginMetric[float]):
@@ -43,7 +44,7 @@ class BackboneLoss(PluginMetric[float]):
     The strategy needs ``eval_every=1``: without an evaluation between
     epochs the plugin would compare this metric's ``inf`` of the
     experience's start with itself and restore that start, so ``train()``
-    refuses such a set-up (:mod:`avalanche_featadapt._early_stopping`).
+    refuses such a set-up (:mod:`avalanche_featadapt.validation.early_stopping`).
 
     The head is :class:`FeatureAdaptationStrategy`'s auxiliary head when the
     model has one (``train_head="auxiliary"``, the default); otherwise the

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from avalanche.evaluation import PluginMetric
 from avalanche.evaluation.metric_results import MetricValue
 
-from .._features import extract_features
+from ..features import extract_features
 from ..plugins import AdapterTrainer, FeatureBuffer, SDCPlugin
 
 __all__ = ["DriftMetric", "drift_errors"]

@@ -11,17 +11,15 @@ from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
 from ..checkpoint.modules import register_rebuild
-from .._checks import check_buffer_order, old_classes
-from .._utils import (
-    check_bool,
-    check_non_negative,
-    check_positive,
+from ..features import (
     experience_features,
     extract_features,
     feature_extractor_of,
     same_weights,
     teacher_of,
 )
+from ..validation.arguments import check_bool, check_non_negative, check_positive
+from ..validation.inputs import check_buffer_order, old_classes
 from .adc import adversarial_pairs
 from .feature_buffer import FeatureBuffer
 

@@ -92,7 +92,7 @@ def shared_adversarial_images(strategy, old: nn.Module, dataset, prototypes, **k
     through ``strategy`` by the plugins that need them
     (:class:`~avalanche_featadapt.plugins.AdversarialDistillation` before
     training, :class:`~avalanche_featadapt.plugins.AdapterTrainer` after it),
-    as :func:`~avalanche_featadapt._features.teacher_of` shares the teacher.
+    as :func:`~avalanche_featadapt.features.teacher_of` shares the teacher.
 
     The images depend only on the frozen teacher, the experience's data, the
     prototypes and ``kw``, none of which change during the experience, so the

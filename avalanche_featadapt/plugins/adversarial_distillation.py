@@ -11,13 +11,9 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import check_buffer_order, old_classes
-from .._utils import (
-    check_non_negative,
-    check_positive,
-    feature_extractor_of,
-    teacher_of,
-)
+from ..features import feature_extractor_of, teacher_of
+from ..validation.arguments import check_non_negative, check_positive
+from ..validation.inputs import check_buffer_order, old_classes
 from .adc import shared_adversarial_images
 from .feature_buffer import FeatureBuffer
 

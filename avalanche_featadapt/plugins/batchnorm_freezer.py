@@ -10,8 +10,8 @@ from torch import nn
 from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader
 
-from .._checks import experience_classes
-from .._utils import check_count
+from ..validation.arguments import check_count
+from ..validation.inputs import experience_classes
 from .one_class import refuse_renamed
 
 __all__ = ["BatchNormFreezer"]

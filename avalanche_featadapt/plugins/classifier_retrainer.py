@@ -11,9 +11,12 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import check_buffer_order, check_float32
-from .._early_stopping import check_early_stopping_metric, check_early_stopping_setup
-from .._utils import check_non_negative, check_positive
+from ..validation.arguments import check_non_negative, check_positive
+from ..validation.early_stopping import (
+    check_early_stopping_metric,
+    check_early_stopping_setup,
+)
+from ..validation.inputs import check_buffer_order, check_float32
 from .feature_buffer import FeatureBuffer
 
 __all__ = ["ClassifierRetrainer"]
@@ -29,7 +32,7 @@ class ClassifierRetrainer(SupervisedPlugin, supports_distributed=True):
     Inference stays ``classifier(feature_extractor(x))``. It refuses a model
     that is not float32 (the buffer's features are), and an
     ``EarlyStoppingPlugin`` that the periodic evaluation would not feed
-    between the epochs it counts (:mod:`avalanche_featadapt._early_stopping`:
+    between the epochs it counts (:mod:`avalanche_featadapt.validation.early_stopping`:
     it would restore the experience's initial weights).
 
     :param buffer: the :class:`FeatureBuffer` to train on.

@@ -10,14 +10,9 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import experience_classes
-from .._utils import (
-    check_non_negative,
-    check_positive,
-    feature_extractor_of,
-    release_caches,
-    teacher_of,
-)
+from ..features import feature_extractor_of, release_caches, teacher_of
+from ..validation.arguments import check_non_negative, check_positive
+from ..validation.inputs import experience_classes
 
 __all__ = ["DistillationRegularizer"]
 

@@ -8,14 +8,10 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import torch
 from avalanche.training.plugins import SupervisedPlugin
 
-from .._checks import check_class_ids, check_finite_batch, experience_classes
-from .._utils import (
-    check_positive,
-    experience_features,
-    feature_extractor_of,
-    release_caches,
-)
-from .._storage import (
+from ..features import experience_features, feature_extractor_of, release_caches
+from ..validation.arguments import check_positive
+from ..validation.inputs import check_class_ids, check_finite_batch, experience_classes
+from .feature_codec import (
     bytes_per_feature,
     check_encodable,
     decode,

@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .._arg_checks import check_bool
+from ..validation.arguments import check_bool
 
 __all__ = ["HerdingSelector"]
 

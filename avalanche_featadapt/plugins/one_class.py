@@ -6,8 +6,8 @@ import warnings
 
 from avalanche.training.plugins import SupervisedPlugin
 
-from .._checks import experience_classes
-from .._utils import check_count
+from ..validation.arguments import check_count
+from ..validation.inputs import experience_classes
 
 __all__ = ["OneClassFreezer"]
 

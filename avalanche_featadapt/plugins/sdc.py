@@ -10,13 +10,13 @@ from avalanche.models import NCMClassifier
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._utils import (
-    check_positive,
+from ..features import (
     experience_features,
     feature_extractor_of,
     release_caches,
     teacher_of,
 )
+from ..validation.arguments import check_positive
 
 __all__ = ["SDCPlugin", "MaskedNCMClassifier", "compensate_drift"]
 

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from avalanche.training.plugins import SupervisedPlugin
 from torch import nn
 
-from .._checks import check_buffer_order, old_classes
-from .._utils import check_non_negative
+from ..validation.arguments import check_non_negative
+from ..validation.inputs import check_buffer_order, old_classes
 from .feature_buffer import FeatureBuffer
 
 __all__ = ["StoredFeatureReplay", "training_head"]

@@ -14,14 +14,9 @@ from torch import nn
 from torch.nn import CrossEntropyLoss
 from torch.optim import Optimizer
 
-from .._utils import (
-    check_device,
-    check_experience,
-    check_fa_args,
-    check_positive,
-    check_single_head,
-    split_model,
-)
+from ..model_split import split_model
+from ..validation.arguments import check_device, check_fa_args, check_positive
+from ..validation.inputs import check_experience, check_single_head
 from ..models import AuxiliaryHeadModel, CosineIncrementalClassifier
 from ..distributed import DistributedSync
 from .hybrid import make_image_memory, stored_images

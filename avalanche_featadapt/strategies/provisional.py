@@ -118,7 +118,8 @@ def check_early_stopping(plugins, evaluator) -> None:
     """
     from avalanche.training.plugins import EarlyStoppingPlugin
 
-    from ..metrics import BACKBONE_LOSS, BackboneLoss
+    from ..metrics.backbone_loss import BackboneLoss
+    from ..validation.early_stopping import BACKBONE_LOSS
 
     for p in plugins or ():
         if not isinstance(p, EarlyStoppingPlugin) or p.metric_name != BACKBONE_LOSS:

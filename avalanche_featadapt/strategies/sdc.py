@@ -15,13 +15,9 @@ from avalanche.training.templates import SupervisedTemplate
 from torch import nn
 from torch.optim import Optimizer
 
-from .._utils import (
-    check_device,
-    check_experience,
-    check_positive,
-    check_single_head,
-    split_model,
-)
+from ..model_split import split_model
+from ..validation.arguments import check_device, check_positive
+from ..validation.inputs import check_experience, check_single_head
 from ..distributed import DistributedSync
 from ..plugins import DistillationRegularizer, MaskedNCMClassifier, SDCPlugin
 

@@ -1,8 +1,8 @@
 """Input checks of the training loop, shared by the strategies and plugins:
 an experience (task labels, labels, classes timeline), a multi-head or
 float64 model, a batch with NaN/inf, an experience's classes, a plugin
-composed wrongly. Constructor arguments are checked in :mod:`._arg_checks`;
-the set-up of ``EarlyStoppingPlugin`` in :mod:`._early_stopping`."""
+composed wrongly. Constructor arguments are checked in :mod:`.arguments`;
+the set-up of ``EarlyStoppingPlugin`` in :mod:`.early_stopping`."""
 
 from __future__ import annotations
 

@@ -1,44 +1,17 @@
-"""Splitting a model into a feature extractor and a classifier, and the
-storage dtypes of features.
-
-The plugins and strategies also import the shared helpers from here; they
-live by job in :mod:`._arg_checks` (constructor arguments),
-:mod:`._checks` (experiences, batches, models, plugin order) and
-:mod:`._features` (features and teachers shared by the plugins)."""
+"""A user's model as a feature extractor and a classifier
+(:func:`split_model`), the split that feature adaptation, iCaRL and SDC
+need (docs/usage.md, "Using your own model"). The wrappers it returns are
+in :mod:`avalanche_featadapt.models`."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-import torch
 from torch import nn
 
-from ._arg_checks import (  # noqa: F401  (imported from here by the plugins)
-    check_bool,
-    check_count,
-    check_device,
-    check_fa_args,
-    check_module,
-    check_non_negative,
-    check_positive,
-    check_training_args,
-)
-from ._checks import (  # noqa: F401
-    MAX_CLASS_ID,
-    check_experience,
-    check_labels,
-    check_single_head,
-)
-from ._features import (  # noqa: F401
-    experience_features,
-    extract_features,
-    feature_extractor_of,
-    frozen_copy,
-    release_caches,
-    same_weights,
-    teacher_of,
-)
 from .models import FeatureClassifierModel, LayerInputTap
+
+__all__ = ["split_model"]
 
 
 def split_model(

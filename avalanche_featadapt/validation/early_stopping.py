@@ -26,7 +26,13 @@ import difflib
 import warnings
 import weakref
 
-__all__ = ["check_early_stopping_setup", "check_early_stopping_metric"]
+__all__ = ["BACKBONE_LOSS", "check_early_stopping_setup", "check_early_stopping_metric"]
+
+BACKBONE_LOSS = "BackboneLoss_Stream"
+"""The metric name to give ``EarlyStoppingPlugin`` (with ``mode="min"``):
+that of :class:`~avalanche_featadapt.metrics.BackboneLoss`, public in
+:mod:`avalanche_featadapt.metrics`; defined here, where the checks that
+suggest it need it."""
 
 # the warnings already given, per strategy (kept off the strategy: its
 # checkpoint holds its own state only)
@@ -106,8 +112,6 @@ def check_early_stopping_metric(strategy) -> None:
     """After a periodic evaluation: warn about an ``EarlyStoppingPlugin``
     whose ``metric_name`` no metric of the evaluator has logged (a typo, or
     a metric missing from the evaluator), naming the ones logged."""
-    from .metrics.backbone_loss import BACKBONE_LOSS
-
     stops = _stops(strategy)
     if not stops:
         return

@@ -1,7 +1,10 @@
-"""Features and teachers that the plugins share: one pass over an
-experience's data for several modules, the frozen copy of the model taken
-before an experience, and the per-experience caches of both on the strategy
-(docs/method.md)."""
+"""Feature extraction: several modules in one pass over a dataset
+(:func:`extract_features`), split over the ranks of a ``torchrun`` job
+(:func:`extract_features_sharded`); and what the plugins share within an
+experience, cached on the strategy: the frozen copy of the model taken
+before it (:func:`teacher_of`) and the features of its training data
+(:func:`experience_features`). docs/method.md describes where each is
+used."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ from typing import Optional, Tuple
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from avalanche.distributed import DistributedHelper
+from torch.utils.data import DataLoader, Subset
 
 __all__ = [
     "experience_features",
     "extract_features",
+    "extract_features_sharded",
     "feature_extractor_of",
     "frozen_copy",
     "release_caches",
@@ -59,6 +64,36 @@ def extract_features(
             "features from. Remove empty experiences from the stream."
         )
     return [torch.cat(o) for o in outs], torch.cat(labels)
+
+
+def extract_features_sharded(
+    modules, dataset, *, device, batch_size: int = 512
+) -> Tuple[list, torch.Tensor]:
+    """:func:`extract_features`, split over the
+    ranks: rank r takes samples r, r + N, r + 2N, ... of ``dataset``; the
+    parts are gathered (``DistributedHelper.gather_all``) and put back in the
+    dataset's order, so every rank returns the same tensors as one process
+    would. Without a process group (or with fewer samples than ranks) it is
+    :func:`extract_features` itself."""
+    helper = DistributedHelper
+    world = helper.world_size
+    if not helper.is_distributed or world == 1 or len(dataset) < world:
+        return extract_features(modules, dataset, device=device, batch_size=batch_size)
+    if hasattr(dataset, "eval"):
+        dataset = dataset.eval()
+    n, rank = len(dataset), helper.rank
+    shard = Subset(dataset, list(range(rank, n, world)))
+    feats, labels = extract_features(
+        modules, shard, device=device, batch_size=batch_size
+    )
+    out = []
+    for part in feats + [labels]:
+        gathered = helper.gather_all(part.contiguous())
+        whole = part.new_empty((n,) + tuple(part.shape[1:]))
+        for r, g in enumerate(gathered):
+            whole[r::world] = g.to(whole.device)
+        out.append(whole)
+    return out[:-1], out[-1]
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:
@@ -143,8 +178,6 @@ def experience_features(strategy, modules) -> Tuple[list, torch.Tensor]:
         strategy.__dict__["_featadapt_features"] = cache
     missing = [m for m in modules if id(m) not in cache["feats"]]
     if missing:
-        from .distributed import extract_features_sharded  # one pass in all
-
         feats, labels = extract_features_sharded(
             missing,
             strategy.experience.dataset,
