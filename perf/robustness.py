@@ -38,8 +38,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from robustness_report import report
-
 ROOT = Path(__file__).resolve().parent.parent
 FASHION = ROOT.parent / "shared" / "data" / "fashion-mnist-test-4443.npz"
 #: data -> (budget in bytes, epochs, Adam learning rate, batch size), shared by all
@@ -264,6 +262,10 @@ def run_cell(model, data, protocol, seed, strategies, fashion, references=True):
 
 
 def main(argv=None):
+    # imported here, so that a module that loads this file for PlainCNN
+    # (tests/strategies/test_own_model.py) needs no perf/ on sys.path
+    from robustness_report import report
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--models", nargs="+", default=["package", "plain", "bncnn", "mlp", "resnet18"]

@@ -7,12 +7,15 @@ import re
 import runpy
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
+
+# each test shares two torchrun processes of the example
+pytestmark = pytest.mark.slow
+
 EXAMPLE = ROOT / "examples" / "distributed_training.py"
 # the example's defaults (5 epochs, 51,200 B: 200 stored features). The
 # final accuracy moves with the batch order and with BatchNorm statistics
@@ -69,7 +72,6 @@ def test_every_rank_holds_the_identical_memory(two_ranks):
     assert max(r1["divergence"]) < 1e-4, r1["divergence"]
 
 
-@pytest.mark.slow
 def test_resume_on_every_rank_from_rank_0s_checkpoint(two_ranks):
     out, stdout = two_ranks
     assert (out / "ckpt.pt").exists()  # written by rank 0 after each experience

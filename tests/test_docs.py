@@ -4,11 +4,11 @@ command they show parses."""
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
+
 DOCS = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 
 
@@ -54,6 +54,7 @@ def test_strategies_table_marks_the_opt_in_strategies_and_refuses_no_markers():
 @pytest.mark.parametrize(
     "path", [p for p in DOCS if blocks(p, "python")], ids=lambda p: p.name
 )
+@pytest.mark.slow
 def test_python_blocks_run(path, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     ns = {}

@@ -3,11 +3,13 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
+
+# each test runs an example end to end in a subprocess
+pytestmark = pytest.mark.slow
 
 
 def run(script, tmp_path, **env):

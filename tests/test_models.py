@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from avalanche_featadapt import FeatureAdaptationStrategy
-from conftest import make_evaluator
+from helpers import make_evaluator
 
 
 class WithFc(nn.Module):

@@ -9,13 +9,11 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import pytest
 
-from conftest import small_fa
+from helpers import ROOT, small_fa
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = str(ROOT / "avalanche_featadapt")
 
 _IMPORTED = """

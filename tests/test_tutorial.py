@@ -11,9 +11,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+
+from helpers import ROOT
+
+# runs the whole tutorial in a subprocess
+pytestmark = pytest.mark.slow
+
 NOTEBOOK = ROOT / "examples" / "tutorial.ipynb"
 
 

@@ -1,17 +1,15 @@
 """Real-image benchmarks from local files: .npz arrays and torchvision's raw
 (Fashion-)MNIST layout. Nothing is ever downloaded."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from avalanche_featadapt.benchmarks import load_npz, split_fashion_mnist, split_npz
 
-FASHION = (
-    Path(__file__).resolve().parents[2] / "shared/data/fashion-mnist-test-4443.npz"
-)
+from helpers import ROOT
+
+FASHION = ROOT.parent / "shared/data/fashion-mnist-test-4443.npz"
 
 
 def _npz(path, x, y):

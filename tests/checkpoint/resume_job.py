@@ -1,4 +1,4 @@
-"""Helper for test_checkpoint.py: train FA on SplitDigits in this process,
+"""Helper for test_save_load.py: train FA on SplitDigits in this process,
 optionally stopping after experience K (saving a checkpoint) or resuming from
 one, then print the final accuracy and save the buffer."""
 

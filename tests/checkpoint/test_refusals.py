@@ -25,7 +25,7 @@ from avalanche_featadapt.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from conftest import make_evaluator
+from helpers import make_evaluator
 
 FORK = multiprocessing.get_context("fork")
 

@@ -12,7 +12,7 @@ from avalanche_featadapt.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from conftest import make_evaluator
+from helpers import make_evaluator
 
 JOB = Path(__file__).parent / "resume_job.py"
 

@@ -17,7 +17,7 @@ from avalanche_featadapt.compare import (
 from avalanche_featadapt.compare.run import evaluator
 from avalanche_featadapt.memory import image_bytes, memory_bytes_of
 from avalanche_featadapt import SplitDigits, make_digits_model
-from conftest import make_evaluator
+from helpers import make_evaluator
 
 MEMORY_STRATEGIES = [n for n, s in STRATEGIES.items() if s.keeps_memory]
 
@@ -26,6 +26,7 @@ def make_benchmark(name, protocol, *, seed, data_root=None):
     return BENCHMARKS[name].build(protocol, seed=seed, data_root=data_root)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MEMORY_STRATEGIES + ["naive", "lwf"])
 def test_reported_bytes_equal_what_is_held_and_fit_the_budget(name, digits):
     budget = 12_800  # 200 digit images of 64 B (8-bit pixels), 188 int8 features
@@ -202,6 +203,7 @@ CLASSES_AFTER_3 = 6  # SplitDigits(5): two classes per experience
     dtype=st.sampled_from(["float32", "float16", "int8", "int4"]),
     extra=st.integers(0, 50_000),
 )
+@pytest.mark.slow
 def test_hybrid_memory_never_exceeds_its_budget(fraction, dtype, extra):
     """Only budgets the API accepts are drawn (the refusals are tested
     below)."""

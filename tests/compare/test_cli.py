@@ -13,6 +13,8 @@ from avalanche_featadapt.compare import CSV_FIELDS, main
 from avalanche_featadapt.compare.plots import plot_accuracy_vs_memory, plot_drift
 from avalanche_featadapt.compare.report import crossover, summarize
 
+from helpers import synthetic_rows
+
 
 def run_cli(*argv):
     return subprocess.run(
@@ -93,7 +95,7 @@ def test_one_failing_strategy_keeps_the_others_and_no_stale_csv(capsys, tmp_path
     (out / "results.csv").write_text("strategy\nstale-from-last-run\n")
     (out / "drift.png").write_bytes(b"stale")
     # 10 bytes hold no image: replay fails, naive runs; --force replaces the
-    # results of unrecorded settings (tests/test_resume.py: refused without)
+    # results of unrecorded settings (tests/compare/test_resume.py: refused without)
     argv = ["compare", "--strategies", "naive", "replay", "--memory-bytes", "10"]
     argv += ["--force"]
     rc = main(argv + ["--seeds", "0", "--epochs", "1", "--out", str(out), "--quiet"])
@@ -107,6 +109,7 @@ def test_one_failing_strategy_keeps_the_others_and_no_stale_csv(capsys, tmp_path
     assert "## Failed runs" in (out / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_python_m_compare_is_featadapt_compare():
     r = subprocess.run(
         [sys.executable, "-m", "avalanche_featadapt.compare", "--help"],
@@ -135,41 +138,8 @@ def test_registry_image_shape_is_what_the_budget_counts():
     assert default_budgets(bm, (200,)) == [200 * c * h * w] == [12_800]
 
 
-def _rows(final, seeds=(0,)):
-    """Synthetic rows: final[strategy][budget] = final accuracy (one
-    experience after a first one at 1.0)."""
-    rows = []
-    for name, by_budget in final.items():
-        for b, acc in by_budget.items():
-            for s in seeds:
-                for i, a in enumerate((1.0, acc)):
-                    rows.append(
-                        dict(
-                            strategy=name,
-                            seed=s,
-                            memory_bytes=b,
-                            experience=i,
-                            classes_seen=2 * (i + 1),
-                            accuracy=a,
-                            new_accuracy=a,
-                            old_accuracy=a,
-                            forgetting=0.0,
-                            held_bytes=b // 2,
-                            wall_time_s=1.0,
-                            drift_estimated_rel_l2=0.3 + i,
-                            drift_stale_rel_l2=(
-                                0.5 if name != "featadapt-noadapt" else 0.3
-                            )
-                            + i,
-                            drift_estimated_cosine=0.9,
-                            drift_stale_cosine=0.8,
-                        )
-                    )
-    return rows
-
-
 def test_crossover_by_hand():
-    rows = _rows(
+    rows = synthetic_rows(
         {
             "featadapt": {1000: 0.80, 10_000: 0.75, 100_000: 0.60},
             "replay": {1000: 0.60, 10_000: 0.70, 100_000: 0.90},
@@ -181,7 +151,7 @@ def test_crossover_by_hand():
     assert "ahead of replay at 1 KB, 10 KB" in text
     assert "replay takes the lead between 10 KB and 100 KB" in text
     assert "near 13.9 KB" in text
-    never = _rows(
+    never = synthetic_rows(
         {"featadapt": {1000: 0.1, 2000: 0.2}, "replay": {1000: 0.5, 2000: 0.6}}
     )
     assert crossover(never, "featadapt", "replay") == (
@@ -190,17 +160,19 @@ def test_crossover_by_hand():
 
 
 def test_one_seed_summary_has_no_spread_and_says_why_no_orderings():
-    rows = _rows({"featadapt": {1000: 0.8}, "featadapt-noadapt": {1000: 0.4}})
+    rows = synthetic_rows({"featadapt": {1000: 0.8}, "featadapt-noadapt": {1000: 0.4}})
     text = summarize(rows)
     assert "± 0.0" not in text and "±" not in text
     assert "orderings need >= 2 seeds" in text
-    two = summarize(_rows({"featadapt": {1000: 0.8}, "icarl": {1000: 0.4}}, (0, 1)))
+    two = summarize(
+        synthetic_rows({"featadapt": {1000: 0.8}, "icarl": {1000: 0.4}}, (0, 1))
+    )
     assert "80.0 ± 0.0" in two and "featadapt − icarl = +40.0 points" in two
 
 
 def test_plots_name_every_strategy_without_overlap(tmp_path):
     names = ["featadapt", "featadapt-fp32", "featadapt-noadapt", "replay", "naive"]
-    rows = _rows({n: {1000: 0.5, 10_000: 0.6, 100_000: 0.7} for n in names})
+    rows = synthetic_rows({n: {1000: 0.5, 10_000: 0.6, 100_000: 0.7} for n in names})
     labels = plot_accuracy_vs_memory(rows, tmp_path / "m.png")
     for n in names:  # in a legend beside the axes: no label overlaps a point
         assert any(lab.startswith(n) for lab in labels), n
@@ -215,7 +187,7 @@ def test_report_reads_a_results_csv_with_the_old_column_names(tmp_path):
     memory_bytes; report reads them with today's names."""
     from avalanche_featadapt.compare.results import read_results
 
-    rows = _rows({"featadapt": {1000: 0.8}, "replay": {1000: 0.6}}, (0, 1))
+    rows = synthetic_rows({"featadapt": {1000: 0.8}, "replay": {1000: 0.6}}, (0, 1))
     old = {"memory_bytes": "budget_bytes", "held_bytes": "memory_bytes"}
     fields = [old.get(k, k) for k in rows[0]]
     with open(tmp_path / "results.csv", "w", newline="") as f:

@@ -26,7 +26,7 @@ SETTINGS = dict(memory_bytes=51_200, epochs=10, lr=1e-4, batch_size=32)
 
 @pytest.fixture(scope="module")
 def rows():
-    # 2 runs at a time: the same rows as one at a time (tests/test_cli.py),
+    # 2 runs at a time: the same rows as one at a time (tests/compare/test_cli.py),
     # in half the time where 2 cores are free
     return run_comparison(
         strategies=["featadapt", "featadapt-noadapt", "sdc"],

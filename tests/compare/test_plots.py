@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from avalanche_featadapt.compare import plots  # noqa: E402
-from test_cli import _rows  # noqa: E402
+from helpers import synthetic_rows  # noqa: E402
 
 
 @pytest.fixture
@@ -28,7 +28,9 @@ def _texts(fig):
 
 @pytest.mark.parametrize("seeds, says", [((0,), "one seed"), ((0, 1, 2), "3 seeds")])
 def test_titles_say_one_seed_or_how_many(tmp_path, figures, seeds, says):
-    rows = _rows({"featadapt": {1000: 0.8, 2000: 0.85}, "naive": {1000: 0.2}}, seeds)
+    rows = synthetic_rows(
+        {"featadapt": {1000: 0.8, 2000: 0.85}, "naive": {1000: 0.2}}, seeds
+    )
     plots.plot_accuracy_per_experience(rows, tmp_path / "e.png")
     plots.plot_accuracy_vs_memory(rows, tmp_path / "m.png")
     titles = [t for fig in figures for t in _texts(fig) if "Accuracy" in t]
@@ -50,7 +52,7 @@ def test_titles_say_one_seed_or_how_many(tmp_path, figures, seeds, says):
 def test_drift_ylabel_names_only_the_methods_that_ran(
     tmp_path, figures, names, has, lacks
 ):
-    rows = _rows({n: {1000: 0.5} for n in names})
+    rows = synthetic_rows({n: {1000: 0.5} for n in names})
     assert plots.plot_drift(rows, tmp_path / "d.png")
     label = figures[-1].axes[0].get_ylabel()
     assert has in label

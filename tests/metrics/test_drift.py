@@ -1,6 +1,7 @@
 import csv
 from types import SimpleNamespace
 
+import pytest
 import torch
 from avalanche.benchmarks.utils.classification_dataset import (
     _make_taskaware_tensor_classification_dataset as make_ds,
@@ -67,6 +68,7 @@ def test_metric_reports_a_known_drift():
     assert sorted(metric.x) == [0, 1, 2]  # the new class's probe was added
 
 
+@pytest.mark.slow
 def test_drift_in_evaluation_plugin_and_csv_and_fa_beats_noadapt(digits, tmp_path):
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin

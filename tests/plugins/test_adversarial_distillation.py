@@ -15,7 +15,7 @@ from avalanche_featadapt import (
     make_digits_model,
 )
 from avalanche_featadapt.plugins.adc import adversarial_images, adversarial_pairs
-from conftest import small_fa
+from helpers import small_fa
 
 
 class _Images(torch.utils.data.Dataset):
@@ -168,6 +168,7 @@ def test_holds_the_old_class_features_in_an_avalanche_loop(digits, tmp_path):
     assert 1 - cos[10.0] < 0.5 * (1 - cos[0.0])
 
 
+@pytest.mark.slow
 def test_adversarial_images_made_once_per_experience_same_results(monkeypatch):
     """AdversarialDistillation and AdapterTrainer share one computation of
     ADC's images per experience; the run is bit-identical to computing them

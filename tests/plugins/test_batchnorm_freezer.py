@@ -15,7 +15,7 @@ from avalanche_featadapt import (
     make_digits_model,
 )
 from avalanche_featadapt.plugins.batchnorm_freezer import ONE_CLASS_WARNING
-from conftest import make_evaluator
+from helpers import make_evaluator
 
 
 def one_class_warnings(tmp_path, *, first_exp_classes, freeze_bn, freeze_one_class):

@@ -16,7 +16,7 @@ from avalanche_featadapt import (
     SplitDigits,
     make_digits_model,
 )
-from conftest import make_evaluator
+from helpers import make_evaluator
 
 
 def _features(strategy, bm):
@@ -117,7 +117,7 @@ def test_one_class_stream_far_above_naive(tmp_path, seed):
     (perf/robustness.py, seeds 0-2): FA 93.9 %, Naive 14.5 % (+79); with the
     backbone trained on each single class (the previous default) FA fell to
     10.2 %. A margin of 40 points is many times the spread across seeds."""
-    # the test prints its figures with -s: pytest tests/test_one_class.py -s
+    # the test prints its figures with -s: pytest tests/plugins/test_one_class.py -s
     bm = SplitDigits(6, first_exp_classes=5, seed=seed)
     accs = {}
     for name in ("featadapt", "naive"):

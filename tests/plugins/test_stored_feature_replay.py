@@ -15,7 +15,7 @@ from avalanche_featadapt import (
     make_digits_model,
 )
 from avalanche_featadapt.plugins.stored_feature_replay import training_head
-from conftest import small_fa
+from helpers import small_fa
 
 
 class _Strategy:

@@ -12,7 +12,7 @@ from avalanche_featadapt import (
     SplitDigits,
     make_digits_model,
 )
-from conftest import make_evaluator, stream_accuracy
+from helpers import make_evaluator, stream_accuracy
 
 
 def run_naive_with(plugins, digits, evaluator, n_exp=2):

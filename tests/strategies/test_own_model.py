@@ -2,9 +2,6 @@
 with ``last_layer_name``, inside a real Avalanche loop. The figures beside
 the asserts were measured on this project's 2-core CI machine."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,10 +10,13 @@ from torch import nn
 
 from avalanche_featadapt import FeatureAdaptationStrategy, SplitDigits
 
-from conftest import make_evaluator, stream_accuracy
+from helpers import load_perf_script, make_evaluator, stream_accuracy
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "perf"))
-from robustness import PlainCNN  # noqa: E402  the matrix's plain user CNN
+# figures measured with torch's default thread count
+pytestmark = pytest.mark.torch_default_threads
+
+#: perf/robustness.py's plain user CNN, the model of its matrix
+PlainCNN = load_perf_script("robustness").PlainCNN
 
 
 def run(name, seed, epochs=5, **kw):

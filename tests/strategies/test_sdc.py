@@ -5,7 +5,7 @@ import torch
 from avalanche_featadapt import SplitDigits, make_digits_model
 from avalanche_featadapt.plugins import compensate_drift
 from avalanche_featadapt.strategies import SDCStrategy, TripletLoss
-from conftest import make_evaluator, stream_accuracy
+from helpers import make_evaluator, stream_accuracy
 
 
 def test_drift_equals_hand_computed_example():

@@ -2,7 +2,6 @@
 cannot use are refused at construction with a clear error."""
 
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,9 +18,8 @@ from avalanche_featadapt import (
 )
 from avalanche_featadapt.validation.arguments import check_device
 from avalanche_featadapt.validation.inputs import check_experience
-from conftest import make_evaluator
+from helpers import ROOT, make_evaluator
 
-ROOT = Path(__file__).resolve().parent.parent
 TASK_LABELS = "is for class-incremental streams without task labels, but"
 
 

@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from torch.utils.data import TensorDataset
 
 from avalanche_featadapt import FeatureAdaptationStrategy, make_digits_model
-from conftest import make_evaluator
+from helpers import make_evaluator
 
 
 def _fa(**kw):

@@ -25,7 +25,7 @@ from avalanche_featadapt import (
     make_digits_model,
 )
 
-from conftest import stream_accuracy
+from helpers import stream_accuracy
 
 KEY = f"{BACKBONE_LOSS}/eval_phase/valid_stream"
 
