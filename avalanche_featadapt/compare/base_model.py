@@ -11,7 +11,7 @@ disk, ``<out>/base_models/<key>.pt``: the model's and the optimizer's state,
 the random number generators' and the strategy clock's counters, so what
 comes after it (Replay's buffer, drawn at random; Adam's moments; the next
 experience's batches) is bit for bit what it would have been; results with
-and without the cache are identical (tests/test_base_model.py).
+and without the cache are identical (tests/compare/test_base_model.py).
 
 Which strategies share is each :class:`~avalanche_featadapt.compare.registry.StrategySpec`'s
 ``shares_base`` (docs/comparison.md, "The shared base model")."""

@@ -56,8 +56,8 @@ class BatchNormFreezer(SupervisedPlugin, supports_distributed=True):
     their start, and FA ended at 24.8 % against 78.0 % without the plugin
     (seed 0, Adam 1e-3, 4 epochs, an ad-hoc run); now 90.6 against 84.2 %, the run
     without the plugin gaining too, its 32 updates being under 44
-    (``tests/test_early_stopping.py``). Longer experiences keep their
-    running statistics, as before (recomputing them there too gave 90.6
+    (``tests/validation/test_early_stopping.py``). Longer experiences keep
+    their running statistics, as before (recomputing them there too gave 90.6
     against 91.8 % with the package model and 82.8 against 81.6 % with the
     BatchNorm CNN of ``perf/robustness.py``, SplitDigits, seeds 0-2, ad-hoc
     runs on that script's run path).
