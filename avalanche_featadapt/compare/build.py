@@ -7,29 +7,14 @@ their records' builders (:mod:`~avalanche_featadapt.compare.builders`)."""
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Optional, Sequence
 
 import torch
 
-from .builders import Parts
+from .builders import Parts, icarl_memory_size
 from .registry import STRATEGIES
 
 __all__ = ["build_strategy", "icarl_memory_size"]
-
-
-def icarl_memory_size(n_images: int, classes_per_step) -> int:
-    """The largest iCaRL ``memory_size`` that never holds more than
-    ``n_images``: Avalanche's iCaRL keeps ``ceil(memory_size / k)`` images of
-    each of k classes, which can exceed ``memory_size``."""
-    seen = [sum(classes_per_step[: i + 1]) for i in range(len(classes_per_step))]
-    for m in range(n_images, 0, -1):
-        if all(math.ceil(m / k) * k <= n_images for k in seen):
-            return m
-    raise ValueError(
-        f"The budget holds {n_images} images, too few for {seen[-1]} classes; "
-        "raise --memory-bytes."
-    )
 
 
 def build_strategy(

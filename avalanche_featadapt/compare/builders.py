@@ -10,6 +10,7 @@ records)."""
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -89,6 +90,20 @@ class Builder:
         return getattr(importlib.import_module(module), name)
 
 
+def icarl_memory_size(n_images: int, classes_per_step) -> int:
+    """The largest iCaRL ``memory_size`` that never holds more than
+    ``n_images``: Avalanche's iCaRL keeps ``ceil(memory_size / k)`` images of
+    each of k classes, which can exceed ``memory_size``."""
+    seen = [sum(classes_per_step[: i + 1]) for i in range(len(classes_per_step))]
+    for m in range(n_images, 0, -1):
+        if all(math.ceil(m / k) * k <= n_images for k in seen):
+            return m
+    raise ValueError(
+        f"The budget holds {n_images} images, too few for {seen[-1]} classes; "
+        "raise --memory-bytes."
+    )
+
+
 def _ce():
     import torch
 
@@ -144,7 +159,6 @@ def _icarl(p: Parts, hp: dict):
     from avalanche.training import ICaRL
 
     from ..plugins import MaskedNCMClassifier
-    from .build import icarl_memory_size
 
     n_images = _n_images(p)
     icarl = ICaRL(

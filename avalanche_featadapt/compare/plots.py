@@ -9,7 +9,7 @@ import numpy as np
 
 from .registry import STRATEGIES
 from .results import drift_field
-from .report import budgets_of, crossings, fmt_bytes, stats
+from .statistics import budgets_of, crossings, fmt_bytes, stats
 from .trainings import by_training
 
 __all__ = [

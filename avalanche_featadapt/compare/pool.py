@@ -9,13 +9,14 @@ the main process dies without a word (``kill -9``)."""
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import os
 import signal
 import threading
 from collections import deque
 from multiprocessing.connection import wait
-from typing import Callable, List, Sequence
+from typing import Callable, List, Sequence, Tuple
 
 __all__ = ["run_pool"]
 
@@ -23,10 +24,12 @@ __all__ = ["run_pool"]
 class _Worker:
     """One worker process, its end of the pipe and the run it holds."""
 
-    def __init__(self, ctx, setting, device: str):
+    def __init__(self, ctx, setting, device: str, serve: tuple):
         self.conn, theirs = ctx.Pipe()
         self.proc = ctx.Process(
-            target=_serve, args=(theirs, setting, device), name="featadapt-worker"
+            target=_serve,
+            args=(theirs, setting, device, *serve),
+            name="featadapt-worker",
         )
         self.proc.start()
         theirs.close()  # the worker holds the only other end: EOF when it dies
@@ -65,16 +68,22 @@ def run_pool(
     setting,
     devices: Sequence[str],
     done: Callable[[int, tuple], None],
+    serve: Tuple[str, str, str],
     progress=None,
 ) -> None:
     """Run ``jobs`` on one worker per entry of ``devices`` and call
-    ``done(index, result)`` as each finishes."""
+    ``done(index, result)`` as each finishes.
+
+    :param serve: (module, init, run) names: each worker process imports
+        the module once it ignores Ctrl-C, calls its ``init(setting,
+        device)`` once and its ``run(job)`` for each job it is given.
+    """
     ctx = mp.get_context("spawn")  # no fork of a process with torch threads
     todo = deque(range(len(jobs)))
     workers: List[_Worker] = []
     try:
         for device in devices:
-            w = _Worker(ctx, setting, device)
+            w = _Worker(ctx, setting, device, serve)
             workers.append(w)
             if todo:
                 i = todo.popleft()
@@ -89,7 +98,7 @@ def run_pool(
                 res = w.result(jobs[i].describe())
                 if not w.proc.is_alive() and todo:  # a fresh one for the rest
                     w.stop()
-                    w = workers[k] = _Worker(ctx, setting, devices[k])
+                    w = workers[k] = _Worker(ctx, setting, devices[k], serve)
                 if progress is not None and res[0] == "ok":
                     progress.update(max(r["experience"] for r in res[1]) + 1)
                 done(i, res)
@@ -114,16 +123,16 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _serve(conn, setting, device: str) -> None:
+def _serve(conn, setting, device: str, module: str, init: str, run: str) -> None:
     """A worker: run the jobs that come through ``conn`` until it closes."""
-    from .workers import _init_worker, _run_in_worker
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops us
     _watch_parent()
-    _init_worker(setting, device)
+    serving = importlib.import_module(module)
+    run_job = getattr(serving, run)
+    getattr(serving, init)(setting, device)
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(_run_in_worker(job))
+        conn.send(run_job(job))

@@ -16,7 +16,8 @@ from . import results as results_csv
 from . import resume as R
 from .checks import check_settings, check_workers
 from .overrides import check_overrides, check_values
-from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
+from .registry import BENCHMARKS, DEFAULT_STRATEGIES, DEFAULT_SWEEP_IMAGES
+from .registry import STRATEGIES
 from .trainings import epochs_plan
 from .single_run import evaluator, run_one  # noqa: F401  (their old home)
 from .workers import Job, Setting, execute
@@ -31,10 +32,6 @@ __all__ = [
 
 #: the default budget of run_comparison: the bytes of this many images
 DEFAULT_IMAGES = 200
-#: the CLI's default sweep, in images of the benchmark: two budgets, the
-#: fewest that draw a curve, for the README's main job (11 strategies x 3
-#: seeds on SplitDigits, 51 runs)
-DEFAULT_SWEEP_IMAGES = (50, 800)
 
 
 class ComparisonFailed(RuntimeError):

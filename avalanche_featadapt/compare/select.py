@@ -23,7 +23,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .checks import check_settings, check_workers
-from .registry import BENCHMARKS, DEFAULT_STRATEGIES, STRATEGIES
+from .registry import BENCHMARKS, DEFAULT_STRATEGIES, DEFAULT_SWEEP_IMAGES
+from .registry import STRATEGIES
+from .validation_split import SPLIT_SEED, VALIDATION_FRACTION, held_out
 
 __all__ = [
     "DEFAULT_EPOCHS_GRID",
@@ -40,59 +42,8 @@ __all__ = [
 #: a doubling grid: the rule compares each value with its double, and five
 #: values span 2 to 32 epochs (the registry's benchmarks use 5 to 60)
 DEFAULT_EPOCHS_GRID = (2, 4, 8, 16, 32)
-#: the validation share of each class's training images
-VALIDATION_FRACTION = 0.2
-#: the seed of the validation split, the same for every benchmark seed
-SPLIT_SEED = 0
 #: Joint has converged when doubling its epochs gains less than this
 GAIN = 0.01
-
-
-def held_out(benchmark, fraction: float = VALIDATION_FRACTION, *, seed=SPLIT_SEED):
-    """A benchmark of the same experiences and classes whose training
-    experiences lack ``fraction`` of each class's images (stratified, drawn
-    with ``seed``), and whose ``test_stream`` is those held-out images: the
-    validation stream, under the name the comparison evaluates. Nothing of
-    ``benchmark``'s test stream is used; torch's global RNG is untouched.
-
-    :raises ValueError: if ``fraction`` is not in (0, 1) or a class has
-        fewer than 2 training images.
-    """
-    import torch  # here, as Avalanche: `featadapt --help` needs neither
-    from avalanche.benchmarks import nc_benchmark
-    from avalanche.benchmarks.utils import concat_datasets
-
-    if not 0 < fraction < 1:
-        raise ValueError(f"The validation fraction must be in (0, 1), got {fraction}.")
-    rng = np.random.default_rng(seed)
-    trains, vals, order = [], [], []
-    for exp in benchmark.train_stream:
-        data = exp.dataset
-        y = np.asarray(list(data.targets))
-        val: List[int] = []
-        for c in sorted(set(y.tolist())):
-            idx = np.flatnonzero(y == c)
-            if len(idx) < 2:
-                raise ValueError(
-                    f"Class {c} has {len(idx)} training image(s): too few to hold "
-                    "one out for validation."
-                )
-            k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
-            val += rng.choice(idx, k, replace=False).tolist()
-        keep = np.setdiff1d(np.arange(len(y)), val)
-        trains.append(data.subset(keep.tolist()))
-        vals.append(data.subset(sorted(val)))
-        order += sorted(exp.classes_in_this_experience)
-    per_exp = dict(enumerate(benchmark.n_classes_per_exp))
-    with torch.random.fork_rng(devices=[]):  # nc_benchmark may reseed torch
-        return nc_benchmark(
-            concat_datasets(trains),
-            concat_datasets(vals),
-            len(benchmark.train_stream),
-            task_labels=False,
-            fixed_class_order=order,
-            per_exp_classes=per_exp,
-        )
 
 
 def shared_epochs(curve: Mapping[int, float], gain: float = GAIN) -> Tuple[int, bool]:
@@ -130,7 +81,7 @@ class Selection:
 
 
 def _curves(rows, names, grid) -> Dict[str, Dict[int, float]]:
-    from .report import stats
+    from .statistics import stats
 
     out: Dict[str, Dict[int, float]] = {}
     for name in names:
@@ -176,7 +127,7 @@ def run_selection(
     """
     from tqdm.auto import tqdm
 
-    from .run import DEFAULT_SWEEP_IMAGES, data_options, default_budgets
+    from .run import data_options, default_budgets
     from .workers import Job, Setting, execute
 
     from ..validation.arguments import check_device

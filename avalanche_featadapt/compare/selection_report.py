@@ -99,7 +99,7 @@ def _cell(curve, e, chosen) -> str:
 
 
 def _csv_rows(sel: Selection) -> List[dict]:
-    from .report import stats
+    from .statistics import stats
 
     keys = sorted(
         {(r["strategy"], r["epochs"], r["seed"], r["memory_bytes"]) for r in sel.rows},

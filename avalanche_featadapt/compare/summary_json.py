@@ -10,7 +10,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from .report import budgets_of, stats
+from .statistics import budgets_of, stats
 from .trainings import by_training
 
 __all__ = ["summary_data", "write_summary_json"]

@@ -77,7 +77,7 @@ class Setting:
             **(self.data_options or {}),
         )
         if self.validation:
-            from .select import held_out
+            from .validation_split import held_out
 
             bench = held_out(bench, self.validation)
         return bench
@@ -236,4 +236,11 @@ def execute(
     from .pool import run_pool
 
     devices = worker_devices(device, workers)
-    run_pool(jobs, setting=setting, devices=devices, done=done, progress=progress)
+    run_pool(
+        jobs,
+        setting=setting,
+        devices=devices,
+        done=done,
+        serve=(__name__, "_init_worker", "_run_in_worker"),
+        progress=progress,
+    )
