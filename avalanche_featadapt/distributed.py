@@ -261,13 +261,13 @@ def _model_state(model) -> List[torch.Tensor]:
 
 
 def _memory_tensors(plugin) -> List[torch.Tensor]:
-    """The tensors of a memory plugin that must be equal on every rank."""
-    from .plugins import AdapterTrainer, FeatureBuffer, SDCPlugin
+    """The tensors of a plugin that must be equal on every rank: what it
+    holds as memory (:class:`~avalanche_featadapt.memory.HoldsMemory`), and
+    the adapter's last phi."""
+    from .memory import HoldsMemory
+    from .plugins import AdapterTrainer
 
-    if isinstance(plugin, FeatureBuffer):
-        return plugin.stored_tensors()
-    if isinstance(plugin, SDCPlugin):
-        return list(plugin.prototypes.values())
+    out = list(plugin.stored_tensors()) if isinstance(plugin, HoldsMemory) else []
     if isinstance(plugin, AdapterTrainer) and plugin.adapters:
-        return list(plugin.adapters[-1].parameters())
-    return []
+        out += list(plugin.adapters[-1].parameters())
+    return out

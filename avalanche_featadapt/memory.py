@@ -16,19 +16,22 @@ bytes"), written here and nowhere else:
 The byte budgets of Replay, iCaRL and the hybrid memory's images
 (:func:`images_in_budget`), the feature buffer's sizing and
 :class:`~avalanche_featadapt.metrics.MemoryBytes` all use these two functions.
+
+Every plugin of the package that holds memory says what it holds through
+one contract, :class:`HoldsMemory`; the counting asks each plugin, and never
+which class it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Protocol, runtime_checkable
 
 import torch
 
-from .plugins import FeatureBuffer, SDCPlugin
-
 __all__ = [
     "HeldMemory",
+    "HoldsMemory",
     "held_memory",
     "image_bytes",
     "images_in_budget",
@@ -54,6 +57,20 @@ def images_in_budget(memory_bytes: int, image) -> int:
     """How many images like ``image`` fit in ``memory_bytes``
     (:func:`image_bytes` each)."""
     return int(memory_bytes) // image_bytes(image)
+
+
+@runtime_checkable
+class HoldsMemory(Protocol):
+    """The contract of a plugin that holds memory between experiences:
+    :class:`~avalanche_featadapt.plugins.FeatureBuffer` (features and
+    scales), :class:`~avalanche_featadapt.plugins.SDCPlugin` (prototypes)
+    and the hybrid memory's image store. A plugin that also keeps images
+    adds ``stored_images()``, a list of datasets whose images are counted
+    at 8 bits per pixel (:func:`image_bytes`)."""
+
+    def stored_tensors(self) -> List[torch.Tensor]:
+        """:returns: the tensors held as memory, counted at their dtype
+        (:func:`tensor_bytes`)."""
 
 
 @dataclass
@@ -95,19 +112,23 @@ def _dataset_images(dataset) -> HeldMemory:
 def stored_tensors(plugin) -> Optional[HeldMemory]:
     """What one memory plugin holds, or None for a plugin without memory.
 
-    This package's :class:`FeatureBuffer` has its own ``stored_tensors()``
-    (features and int8/int4 scales) and :class:`SDCPlugin` its ``prototypes``.
+    A plugin of this package answers through :class:`HoldsMemory`: its
+    ``stored_tensors()`` and, if it keeps images, its ``stored_images()``.
     Avalanche's ``ReplayPlugin`` and iCaRL's internal plugin have no such
     accessor, so they are wrapped here, in one place: Replay's images are its
     storage policy's ``buffer``, iCaRL's are its plugin's ``x_memory`` (one
     tensor of images per class).
+
+    :param plugin: any plugin of a strategy.
+    :returns: the plugin's :class:`HeldMemory`, or None.
     """
     from avalanche.training.plugins import ReplayPlugin
 
-    if isinstance(plugin, FeatureBuffer):
-        return HeldMemory(tensors=plugin.stored_tensors())
-    if isinstance(plugin, SDCPlugin):
-        return HeldMemory(tensors=list(plugin.prototypes.values()))
+    if isinstance(plugin, HoldsMemory):
+        held = HeldMemory(tensors=list(plugin.stored_tensors()))
+        for dataset in getattr(plugin, "stored_images", list)():
+            held = held + _dataset_images(dataset)
+        return held
     if isinstance(plugin, ReplayPlugin):
         return _dataset_images(plugin.storage_policy.buffer)
     x_memory = getattr(plugin, "x_memory", None)  # Avalanche's _ICaRLPlugin

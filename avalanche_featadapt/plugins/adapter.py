@@ -52,6 +52,11 @@ class FeatureAdapter(nn.Module):
         return out
 
 
+def _cat(pairs, more):
+    """(v_hat, v, y) with the rows of ``more`` appended."""
+    return tuple(torch.cat([a, b]) for a, b in zip(pairs, more))
+
+
 def _rebuild_adapter(state: dict, attrs: dict) -> FeatureAdapter:
     """An adapter of a checkpoint, shaped by its saved weights."""
     hidden, dim = state["mlp.0.weight"].shape
@@ -172,6 +177,24 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
         self.history: List[dict] = []
         self._teacher = None
 
+    def snapshot(self) -> tuple:
+        """What :meth:`after_training_exp` changes, for :meth:`restore`.
+
+        :returns: the teacher and the lengths of :attr:`adapters` and :attr:`history`.
+        """
+        return self._teacher, len(self.adapters), len(self.history)
+
+    def restore(self, snapshot: tuple) -> None:
+        """Put back the teacher of :meth:`snapshot` and drop the adapters and
+        history entries added since.
+
+        :param snapshot: what :meth:`snapshot` returned.
+        :returns: None; the trainer changes in place.
+        """
+        self._teacher, n_adapters, n_history = snapshot
+        del self.adapters[n_adapters:]
+        del self.history[n_history:]
+
     def before_training_exp(self, strategy, **kwargs):
         check_buffer_order(strategy, self, self.buffer, buffer_after=True)
         fe = feature_extractor_of(strategy, self.feature_extractor)
@@ -189,11 +212,7 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
             (ev_hat, ev), ey = extract_features(
                 [self._teacher, fe], ds, device=strategy.device
             )
-            v_hat, v, y = (
-                torch.cat([v_hat, ev_hat]),
-                torch.cat([v, ev]),
-                torch.cat([y, ey]),
-            )
+            v_hat, v, y = _cat((v_hat, v, y), (ev_hat, ev, ey))
         old = old_classes(self.buffer, strategy.experience)
         if self.adc_steps > 0 and old:
             protos = {c: self.buffer.features_of(c).mean(0) for c in old}
@@ -208,11 +227,7 @@ class AdapterTrainer(SupervisedPlugin, supports_distributed=True):
                 device=strategy.device,
                 strategy=strategy,
             )
-            v_hat, v, y = (
-                torch.cat([v_hat, a_hat]),
-                torch.cat([v, a]),
-                torch.cat([y, ay]),
-            )
+            v_hat, v, y = _cat((v_hat, v, y), (a_hat, a, ay))
         head = getattr(strategy.model, "classifier", None)
         phi = self.fit(v_hat, v, y, classifier=head if self.lambda_cls > 0 else None)
         # moved with the new features in one all-or-nothing update

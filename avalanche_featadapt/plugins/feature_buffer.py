@@ -135,8 +135,29 @@ class FeatureBuffer(SupervisedPlugin, supports_distributed=True):
         return sum(t.shape[0] for t in self._data.values())
 
     def stored_tensors(self) -> List[torch.Tensor]:
-        """Every tensor the buffer holds (what :attr:`nbytes` counts)."""
+        """What the buffer holds as memory (the contract of
+        :class:`~avalanche_featadapt.memory.HoldsMemory`).
+
+        :returns: the features and int8/int4 scales at their storage dtype.
+        """
         return list(self._data.values()) + list(self._scales.values())
+
+    def snapshot(self) -> tuple:
+        """The contents, for :meth:`restore`; the tensors are shared, not
+        copied (the buffer never changes one in place).
+
+        :returns: the tensors per class, the dimension and the staged transform.
+        """
+        return dict(self._data), dict(self._scales), self.feature_dim, self._staged
+
+    def restore(self, snapshot: tuple) -> None:
+        """Put the buffer back as it was when :meth:`snapshot` was taken.
+
+        :param snapshot: what :meth:`snapshot` returned.
+        :returns: None; the buffer changes in place.
+        """
+        data, scales, self.feature_dim, self._staged = snapshot
+        self._data, self._scales = dict(data), dict(scales)
 
     def features_of(self, c: int) -> torch.Tensor:
         """Class ``c``'s features, dequantised to float32."""

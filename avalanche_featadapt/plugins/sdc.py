@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -102,6 +102,15 @@ class SDCPlugin(SupervisedPlugin, supports_distributed=True):
     @property
     def nbytes(self) -> int:
         return sum(p.nbytes for p in self.prototypes.values())
+
+    def stored_tensors(self) -> List[torch.Tensor]:
+        """What the plugin holds as memory (the contract of
+        :class:`~avalanche_featadapt.memory.HoldsMemory`).
+
+        :returns: the class prototypes, one ``(d,)`` tensor each, in the order
+            the classes were learned.
+        """
+        return list(self.prototypes.values())
 
     def _embed(self, z):
         return F.normalize(z, dim=1) if self.normalize else z

@@ -51,17 +51,12 @@ def provisional_update(strategy):
     model = strategy.model
     head = model.classifier
     saved = {
-        "buffer": (dict(buffer._data), dict(buffer._scales), buffer.feature_dim),
-        "staged": buffer._staged,
+        "buffer": buffer.snapshot(),
         "head": copy.deepcopy(head.state_dict()),
         "aux": getattr(model, "use_aux", None),
     }
     if adapter is not None:
-        saved["adapter"] = (
-            adapter._teacher,
-            len(adapter.adapters),
-            len(adapter.history),
-        )
+        saved["adapter"] = adapter.snapshot()
     try:
         if isinstance(model, AuxiliaryHeadModel):
             model.use_aux = False
@@ -71,14 +66,10 @@ def provisional_update(strategy):
         yield
     finally:
         strategy.__dict__.pop("_featadapt_features", None)
-        buffer._data, buffer._scales, buffer.feature_dim = saved["buffer"]
-        buffer._staged = saved["staged"]
+        buffer.restore(saved["buffer"])
         head.load_state_dict(saved["head"])
         if adapter is not None:
-            teacher, n_adapters, n_history = saved["adapter"]
-            adapter._teacher = teacher
-            del adapter.adapters[n_adapters:]
-            del adapter.history[n_history:]
+            adapter.restore(saved["adapter"])
         if saved["aux"] is not None:
             model.use_aux = saved["aux"]
 
