@@ -7,8 +7,10 @@ per strategy and FA's time against Replay's at equal epochs.
         --data-root ~/data/cifar100-png --protocol b50-5 --train-per-class 100 \
         --epochs 2 --experiences 3
 
-One torch thread, as in ``featadapt compare``. A benchmark script, not a
-test: its figures depend on the machine.
+One torch thread, as in ``featadapt compare``, and every time is CPU time
+(``time.process_time``): with one thread it is the wall time on an idle
+core, so other jobs on the machine do not skew the ratio. A benchmark
+script, not a test: its figures depend on the machine.
 """
 
 import argparse
@@ -44,11 +46,11 @@ def timed_plugins(strategy, spent):
             fn = getattr(plugin, attr)
 
             def wrapper(*a, _fn=fn, _key=name, **k):
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 try:
                     return _fn(*a, **k)
                 finally:
-                    spent[_key] += time.perf_counter() - t0
+                    spent[_key] += time.process_time() - t0
 
             setattr(plugin, attr, wrapper)
 
@@ -70,9 +72,9 @@ def profile(name, bench, args):
     timed_plugins(strategy, spent)
     per_exp = []
     for exp in list(bench.train_stream)[: args.experiences]:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         strategy.train(exp)
-        per_exp.append(time.perf_counter() - t0)
+        per_exp.append(time.process_time() - t0)
     total = sum(per_exp)
     print(
         f"\n{name}: {total:.1f} s over {len(per_exp)} experiences "

@@ -5,6 +5,7 @@ Exemplar-Free Continual Learning", CVPR 2024)."""
 
 from __future__ import annotations
 
+import math
 from typing import Dict, Tuple
 
 import torch
@@ -29,6 +30,7 @@ def adversarial_images(
     steps: int = 3,
     step_size: float = 0.1,
     per_class: int = 100,
+    max_ratio: float = 2.0,
     device="cpu",
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Images ``x'`` that the old backbone maps near each old class's
@@ -49,11 +51,23 @@ def adversarial_images(
     kept, since an image that moved part way still lies between the current
     and the old classes.
 
+    About ``max_ratio`` times the experience's ``n`` images are made at
+    most: each of the ``n_old`` classes gets ``min(per_class,
+    ceil(max_ratio * n / n_old))`` images, one at least. ADC's own setting
+    (CIFAR-100 b50-5: 5,000 images per experience, 50 to 90 old classes)
+    stays within 1.8 times, so the cap leaves it as it is; on smaller
+    experiences with many old classes (100 images per class, 1,000 per
+    experience) it bounds the cost by the experience, not by the number of
+    old classes (docs/ablations.md, "How many images ADC pushes").
+
     :param old: the previous backbone h_{t-1} (frozen).
     :param dataset: the current experience's training data.
     :param prototypes: old class -> its mean stored feature (old space).
+    :param max_ratio: images made in all, at most, per image of ``dataset``.
     :returns: (images, labels), the labels being the target classes.
     """
+    if not max_ratio > 0:
+        raise ValueError(f"max_ratio must be > 0, got {max_ratio!r}.")
     if not prototypes:
         return torch.empty(0), torch.empty(0, dtype=torch.long)
     mode = old.training
@@ -69,9 +83,10 @@ def adversarial_images(
         with torch.no_grad():
             f_all = torch.cat([old(x) for x in x_all.split(512)])
         images, labels = [], []
+        cap = math.ceil(max_ratio * len(x_all) / len(prototypes))
         for c, mu in prototypes.items():
             mu = mu.to(device).float()
-            near = (f_all - mu).pow(2).sum(1).argsort()[:per_class]
+            near = (f_all - mu).pow(2).sum(1).argsort()[: min(per_class, cap)]
             x = x_all[near].clone()
             for _ in range(steps):
                 x.requires_grad_(True)

@@ -50,6 +50,38 @@ def test_images_move_toward_the_old_class_mean():
     assert torch.equal(y, labels)
 
 
+@pytest.mark.parametrize(
+    "per_class, max_ratio, n_old, each",
+    [
+        (100, 2.0, 4, 5),  # ceil(2 * 10 / 4) = 5 < 100: the cap holds
+        (3, 2.0, 4, 3),  # per_class below the cap
+        (100, 2.0, 30, 1),  # ceil(20 / 30) = 1: one image per class
+        (100, 0.5, 2, 3),  # ceil(0.5 * 10 / 2) = 3
+    ],
+)
+def test_images_made_are_capped_by_the_experience(per_class, max_ratio, n_old, each):
+    torch.manual_seed(0)
+    old = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Tanh())
+    protos = {c: torch.randn(8) for c in range(n_old)}
+    x, y = adversarial_images(
+        old,
+        _Images(torch.rand(10, 1, 4, 4)),
+        protos,
+        per_class=per_class,
+        max_ratio=max_ratio,
+    )
+    assert torch.equal(y, torch.arange(n_old).repeat_interleave(each))
+    assert len(x) == n_old * each
+
+
+def test_max_ratio_must_be_positive():
+    old = nn.Sequential(nn.Flatten(), nn.Linear(16, 8))
+    with pytest.raises(ValueError, match="max_ratio must be > 0"):
+        adversarial_images(
+            old, _Images(torch.rand(4, 1, 4, 4)), {0: torch.zeros(8)}, max_ratio=0
+        )
+
+
 class _Strategy:
     """The attributes the plugin reads, as a strategy has them."""
 
