@@ -9,6 +9,7 @@ used."""
 from __future__ import annotations
 
 import copy
+import weakref
 from typing import Optional, Tuple
 
 import torch
@@ -22,7 +23,9 @@ __all__ = [
     "extract_features_sharded",
     "feature_extractor_of",
     "frozen_copy",
+    "cached_names",
     "release_caches",
+    "shared_cache",
     "teacher_of",
 ]
 
@@ -112,7 +115,7 @@ def teacher_of(strategy, module: nn.Module) -> nn.Module:
     Call it from ``before_training_exp``.
     """
     exp = strategy.clock.train_exp_counter
-    cache = strategy.__dict__.setdefault("_featadapt_teachers", {})
+    cache = shared_cache(strategy, "teachers")
     if cache.get("exp") != exp:
         cache.clear()
         cache["exp"] = exp
@@ -138,17 +141,39 @@ def same_weights(a: nn.Module, b: nn.Module) -> bool:
     )
 
 
-_CACHES = ("_featadapt_teachers", "_featadapt_features")
+#: strategy -> {name: dict}: the caches that the plugins of one strategy
+#: share, kept beside the strategy (weakly), not on it
+_SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def release_caches(strategy) -> None:
-    """Drop the per-experience caches that :func:`teacher_of` and
-    :func:`experience_features` keep on the strategy. The plugins that
+def shared_cache(strategy, name: str) -> dict:
+    """The dict that the plugins attached to ``strategy`` share under
+    ``name`` (the teacher, the experience's features, ADC's images). It is
+    kept in a table beside the strategy, not among its attributes, so it
+    never goes into the strategy's checkpoints or copies, and it goes with
+    the strategy.
+
+    :returns: the same dict at every call until :func:`release_caches`."""
+    return _SHARED.setdefault(strategy, {}).setdefault(name, {})
+
+
+def cached_names(strategy) -> Tuple[str, ...]:
+    """The names of the caches that ``strategy``'s plugins hold now."""
+    return tuple(_SHARED.get(strategy, {}))
+
+
+def release_caches(strategy, *names: str) -> None:
+    """Drop caches of :func:`shared_cache`: ``names``, or by default those of
+    :func:`teacher_of` and :func:`experience_features`. The plugins that
     create them call it from ``after_training``, so that nothing of theirs
-    stays on the strategy (or goes into its checkpoints) between
-    experiences, whatever strategy they are attached to."""
-    for name in _CACHES:
-        strategy.__dict__.pop(name, None)
+    is held between experiences, whatever strategy they are attached to."""
+    caches = _SHARED.get(strategy)
+    if caches is None:
+        return
+    for name in names or ("teachers", "features"):
+        caches.pop(name, None)
+    if not caches:
+        del _SHARED[strategy]
 
 
 def feature_extractor_of(strategy, feature_extractor: Optional[nn.Module]):
@@ -172,10 +197,10 @@ def experience_features(strategy, modules) -> Tuple[list, torch.Tensor]:
     the experience and the number of training iterations done, so features
     are recomputed whenever the weights may have changed."""
     key = (strategy.clock.train_exp_counter, strategy.clock.train_iterations)
-    cache = strategy.__dict__.get("_featadapt_features")
-    if cache is None or cache["key"] != key:
-        cache = {"key": key, "feats": {}, "labels": None}
-        strategy.__dict__["_featadapt_features"] = cache
+    cache = shared_cache(strategy, "features")
+    if cache.get("key") != key:
+        cache.clear()
+        cache.update(key=key, feats={}, labels=None)
     missing = [m for m in modules if id(m) not in cache["feats"]]
     if missing:
         feats, labels = extract_features_sharded(

@@ -113,11 +113,12 @@ class AuxiliaryHeadModel(FeatureClassifierModel):
     :param feature_extractor: the backbone h.
     :param classifier: the user's head g_W, used for inference.
     :param aux_classifier: the head that trains the backbone.
+    :param source: the user's model, as in :class:`FeatureClassifierModel`.
     """
 
-    def __init__(self, feature_extractor, classifier, aux_classifier):
+    def __init__(self, feature_extractor, classifier, aux_classifier, *, source=None):
         check_float32("FeatureAdaptationStrategy", feature_extractor, classifier)
-        super().__init__(feature_extractor, classifier)
+        super().__init__(feature_extractor, classifier, source=source)
         self.aux_classifier = aux_classifier
         self.use_aux = False
 
@@ -125,10 +126,9 @@ class AuxiliaryHeadModel(FeatureClassifierModel):
     def around(cls, split: FeatureClassifierModel) -> "AuxiliaryHeadModel":
         """``split``'s two parts, with no auxiliary head yet; the user's model
         is still ``split``'s source, or ``split`` itself."""
-        model = cls(split.feature_extractor, split.classifier, None)
         source = split.__dict__.get("_source")
-        model.__dict__["_source"] = source if source is not None else split
-        return model
+        source = source if source is not None else split
+        return cls(split.feature_extractor, split.classifier, None, source=source)
 
     def forward(self, x):
         if not self.use_aux:

@@ -5,8 +5,10 @@ plugins talk through their public methods (``stored_tensors()``,
 The check reads the source with :mod:`ast`. It flags an assignment, an
 augmented assignment or a ``del`` whose target is ``<expr>._name`` with
 ``<expr>`` other than ``self`` or ``cls``, and a ``setattr``/``delattr`` whose
-name is a string literal starting with an underscore on such an object.
-Dunder names (``__module__``, ``__qualname__``) are not private fields."""
+name is a string literal starting with an underscore on such an object, and
+the same writes through such an object's ``__dict__`` (a subscript, or its
+``setdefault``, ``pop`` or ``update``). Dunder names (``__module__``, ``__qualname__``) are not private fields.
+"""
 
 import ast
 from pathlib import Path
@@ -70,7 +72,44 @@ def private_writes(source: str):
         ):
             target = f"{ast.unparse(node.args[0])}.{node.args[1].value}"
             out.append((node.lineno, target))
+        out += _dict_writes(node)
     return out
+
+
+def _dict_key(owner: ast.expr, key: ast.expr):
+    """``owner.name`` if ``key`` is a literal underscore name and ``owner``
+    is another object's ``__dict__``."""
+    if (
+        isinstance(owner, ast.Attribute)
+        and owner.attr == "__dict__"
+        and _foreign(owner.value)
+        and isinstance(key, ast.Constant)
+        and isinstance(key.value, str)
+        and _private(key.value)
+    ):
+        return f"{ast.unparse(owner.value)}.{key.value}"
+    return None
+
+
+def _dict_writes(node):
+    """Writes through ``obj.__dict__``: ``obj.__dict__["_x"] = ...``, ``del``
+    of it, and ``obj.__dict__.setdefault/pop/update("_x", ...)``."""
+    found = []
+    for t in _targets(node):
+        if isinstance(t, ast.Subscript):
+            target = _dict_key(t.value, t.slice)
+            if target:
+                found.append((node.lineno, target))
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("setdefault", "pop", "update", "__setitem__")
+        and node.args
+    ):
+        target = _dict_key(node.func.value, node.args[0])
+        if target:
+            found.append((node.lineno, target))
+    return found
 
 
 def test_the_check_finds_each_kind_of_write():
@@ -87,6 +126,11 @@ def f(buffer, adapter, obj):
     obj.public = 1
     obj.__doc__ = ""
     setattr(obj, name, 1)
+    obj.__dict__["_cache"] = {}
+    obj.__dict__.setdefault("_teachers", {})
+    obj.__dict__.pop("_features", None)
+    self.__dict__["_own"] = 1
+    obj.__dict__.get("_read_only")
 """
     found = sorted(t for _, t in private_writes(source))
     assert found == sorted(
@@ -97,6 +141,9 @@ def f(buffer, adapter, obj):
             "obj._teacher",
             "obj._staged",
             "obj.inner._x",
+            "obj._cache",
+            "obj._teachers",
+            "obj._features",
         ]
     )
 

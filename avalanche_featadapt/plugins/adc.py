@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..features import shared_cache
+
 __all__ = ["adversarial_images", "adversarial_pairs", "shared_adversarial_images"]
 
 
@@ -119,7 +121,7 @@ def shared_adversarial_images(strategy, old: nn.Module, dataset, prototypes, **k
     experience's 39 s (docs/results.md). A call with other arguments
     computes anew."""
     exp = strategy.clock.train_exp_counter
-    cache = strategy.__dict__.setdefault("_featadapt_adversarial", {})
+    cache = shared_cache(strategy, "adversarial")
     if cache.get("exp") != exp:
         cache.clear()
         cache["exp"] = exp

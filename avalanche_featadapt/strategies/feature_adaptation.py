@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import CrossEntropyLoss
 from torch.optim import Optimizer
 
+from ..features import release_caches
 from ..model_split import split_model
 from ..validation.arguments import check_device, check_fa_args, check_positive
 from ..validation.inputs import check_experience, check_single_head
@@ -296,8 +297,7 @@ class FeatureAdaptationStrategy(SupervisedTemplate):
             self.model.use_aux = False
         super()._after_training_exp(**kwargs)
         # the per-experience caches of the plugins are not needed any more
-        self.__dict__.pop("_featadapt_features", None)
-        self.__dict__.pop("_featadapt_teachers", None)
+        release_caches(self)
 
     def _check_head_width(self):
         x = self.experience.dataset.eval()[0][0].unsqueeze(0).to(self.device)

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 
 from avalanche.training.templates.base_sgd import PeriodicEval
 
+from ..features import release_caches
 from ..models import AuxiliaryHeadModel
 
 __all__ = [
@@ -65,7 +66,7 @@ def provisional_update(strategy):
                 plugin.after_training_exp(strategy)
         yield
     finally:
-        strategy.__dict__.pop("_featadapt_features", None)
+        release_caches(strategy, "features")
         buffer.restore(saved["buffer"])
         head.load_state_dict(saved["head"])
         if adapter is not None:

@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 from torch.utils.data import TensorDataset
 
 from avalanche_featadapt import FeatureAdaptationStrategy, make_digits_model
+from avalanche_featadapt.features import cached_names
 from helpers import make_evaluator
 
 
@@ -253,8 +254,7 @@ def test_plugins_leave_no_cache_on_the_strategy(digits):
     for strategy in (s, t):
         for exp in digits.train_stream[:2]:
             strategy.train(exp)
-            assert "_featadapt_teachers" not in strategy.__dict__
-            assert "_featadapt_features" not in strategy.__dict__
+            assert not {"teachers", "features"} & set(cached_names(strategy))
     assert len(t.plugins[0].adapters) == 1  # the caches were used, then dropped
 
 
@@ -337,8 +337,7 @@ def test_sdc_plugin_alone_leaves_no_cache(digits):
     s = _naive([SDCPlugin()])
     for exp in digits.train_stream[:2]:
         s.train(exp)
-        assert "_featadapt_teachers" not in s.__dict__
-        assert "_featadapt_features" not in s.__dict__
+        assert not {"teachers", "features"} & set(cached_names(s))
     assert len(s.plugins[0].prototypes) == 4
 
 
