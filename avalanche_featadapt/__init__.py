@@ -7,7 +7,7 @@ The names below are imported on first use (PEP 562), so that ``featadapt
 
 from __future__ import annotations
 
-import importlib
+from .lazy import lazy_names
 
 __version__ = "0.3.0"
 
@@ -49,14 +49,4 @@ _HOMES = {
 __all__ = sorted(_HOMES, key=str.lower)
 
 
-def __getattr__(name: str):
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value  # the next look-up is a plain attribute
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)

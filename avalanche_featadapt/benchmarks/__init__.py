@@ -18,7 +18,7 @@ Nothing is ever downloaded.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_names
 
 # name -> its module, imported on first use (PEP 562): the registry reads
 # the layouts (.layouts) without importing torch or Avalanche
@@ -41,17 +41,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str):
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)
 
 
 __all__ = [

@@ -23,7 +23,7 @@ bytes, writing results.csv, summary.md and plots.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_names
 
 # name -> the submodule that defines it, imported on first use (PEP 562):
 # ``featadapt --help`` and ``featadapt list`` need neither torch nor Avalanche
@@ -48,14 +48,4 @@ _HOMES = {
 __all__ = sorted(_HOMES, key=str.lower)
 
 
-def __getattr__(name: str):
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)
