@@ -7,7 +7,10 @@ validation split held out from the training data, never on the test set
   validation accuracy (:func:`shared_epochs`);
 - **each at its best**: each strategy's epochs of highest validation
   average incremental accuracy (:func:`best_epochs`), a small grid search
-  as in FACIL.
+  as in FACIL;
+- with ``--lr-grid``, the **shared learning rate** first: the one at which
+  Joint, at the grid's largest epochs, is most accurate on the validation
+  split (:func:`shared_lr`); the strategies' epochs are chosen at it.
 
 The runs are the comparison's own (:func:`~avalanche_featadapt.compare.
 workers.execute`, so ``--workers N`` works), on :func:`held_out` benchmarks.
@@ -16,7 +19,7 @@ workers.execute`, so ``--workers N`` works), on :func:`held_out` benchmarks.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -37,6 +40,7 @@ __all__ = [
     "held_out",
     "run_selection",
     "shared_epochs",
+    "shared_lr",
 ]
 
 #: a doubling grid: the rule compares each value with its double, and five
@@ -65,6 +69,14 @@ def best_epochs(curve: Mapping[int, float]) -> int:
     return max(sorted(curve), key=lambda e: (curve[e], -e))
 
 
+def shared_lr(joint_by_lr: Mapping[float, Mapping[int, float]]) -> float:
+    """The learning rate whose Joint curve (epochs -> validation accuracy)
+    is highest at the grid's largest epochs, the most the selection
+    affords; the smaller rate on a tie."""
+    top = max(max(c) for c in joint_by_lr.values())
+    return max(sorted(joint_by_lr), key=lambda lr: (joint_by_lr[lr].get(top, -1), -lr))
+
+
 @dataclass(frozen=True)
 class Selection:
     """What ``featadapt select`` found: ``curves[strategy][epochs]`` is the
@@ -78,6 +90,10 @@ class Selection:
     converged: bool
     best: Dict[str, int]
     rows: List[Dict]
+    #: the learning rate of every run but those of ``joint_by_lr``
+    lr: float = 0.0
+    #: ``--lr-grid``: learning rate -> Joint's curve; empty without one
+    joint_by_lr: Dict[float, Dict[int, float]] = field(default_factory=dict)
 
 
 def _curves(rows, names, grid) -> Dict[str, Dict[int, float]]:
@@ -106,6 +122,7 @@ def run_selection(
     memory_bytes: Optional[Sequence[int]] = None,
     epochs_grid: Sequence[int] = DEFAULT_EPOCHS_GRID,
     lr: Optional[float] = None,
+    lr_grid: Optional[Sequence[float]] = None,
     batch_size: Optional[int] = None,
     device: str = "cpu",
     data_root=None,
@@ -120,15 +137,15 @@ def run_selection(
     validation stream, and choose the shared and the best epochs.
 
     :param memory_bytes: budgets; None: the comparison's default sweep.
+    :param lr_grid: learning rates to try on Joint first; the others train
+        at :func:`shared_lr`. Give it or ``lr``, not both.
     :param train_per_class: as in :func:`~avalanche_featadapt.compare.run.
         run_comparison`, before the validation images are held out.
     :param command: the command to record as the selection's source.
     :raises ValueError: on bad settings, or if every run of a strategy failed.
     """
-    from tqdm.auto import tqdm
-
     from .run import data_options, default_budgets
-    from .workers import Job, Setting, execute
+    from .workers import Job, Setting
 
     from ..validation.arguments import check_device
 
@@ -138,6 +155,7 @@ def run_selection(
     budgets = None if memory_bytes is None else list(memory_bytes)
     check_settings(benchmark, names, seeds, budgets, None, lr, batch_size, None)
     check_grid(grid)
+    check_lr_grid(lr_grid, lr)
     check_workers(workers)
     check_device(device)
     spec = BENCHMARKS[benchmark].on(device)
@@ -154,46 +172,42 @@ def run_selection(
         data_options=data_options(benchmark, train_per_class),
     )
     benches = {s: setting.build(s) for s in seeds}  # held out
-    first = benches[seeds[0]]
-    budgets = sorted(budgets or default_budgets(first, DEFAULT_SWEEP_IMAGES))
-    jobs = [
-        Job(name=n, seed=s, budget=b, epochs=e)
-        for s in seeds
-        for n in names
-        for e in grid
-        for b in (budgets if STRATEGIES[n].uses_budget else budgets[:1])
-    ]
+    budgets = sorted(
+        budgets or default_budgets(benches[seeds[0]], DEFAULT_SWEEP_IMAGES)
+    )
+
+    def jobs_of(which):
+        return [
+            Job(name=n, seed=s, budget=b, epochs=e)
+            for s in seeds
+            for n in which
+            for e in grid
+            for b in (budgets if STRATEGIES[n].uses_budget else budgets[:1])
+        ]
+
+    run = _Runs(benches, budgets, device, workers, quiet)
+    joint_by_lr: Dict[float, Dict[int, float]] = {}
+    for x in sorted(lr_grid or []):
+        at = replace(setting, training={**setting.training, "lr": float(x)})
+        joint_rows = run(jobs_of(["joint"]), at, f"select joint lr={x:g}")
+        if joint_rows:
+            joint_by_lr[float(x)] = _curves(joint_rows, ["joint"], grid)["joint"]
     rows: List[Dict] = []
-    failed: List[str] = []
-
-    def done(i, res):
-        if res[0] != "ok":
-            failed.append(res[1])
-            return
-        job = jobs[i]
-        per = budgets if not STRATEGIES[job.name].uses_budget else [job.budget]
-        rows.extend(
-            {**r, "memory_bytes": b, "epochs": job.epochs} for b in per for r in res[1]
-        )
-
-    n_exp = len(first.train_stream)
-    with tqdm(total=len(jobs) * n_exp, desc="select", disable=quiet) as bar:
-        execute(
-            jobs,
-            setting=setting,
-            benchmarks=benches,
-            device=device,
-            workers=workers,
-            done=done,
-            progress=bar,
-        )
-    for f in failed:
+    names_left = names
+    if lr_grid:
+        if not joint_by_lr:
+            raise ValueError(f"Every run of joint failed: {'; '.join(run.failed)}.")
+        chosen = shared_lr(joint_by_lr)
+        setting = replace(setting, training={**setting.training, "lr": chosen})
+        rows, names_left = list(run.by_lr[chosen]), names[1:]
+    rows += run(jobs_of(names_left), setting, "select") if names_left else []
+    for f in run.failed:
         print(f"featadapt select: failed: {f}", file=sys.stderr)
     curves = _curves(rows, names, grid)
     if "joint" not in curves or any(n not in curves for n in names):
         raise ValueError(
             f"Every run of {[n for n in names if n not in curves]} failed: "
-            f"{'; '.join(failed)}."
+            f"{'; '.join(run.failed)}."
         )
     shared, converged = shared_epochs(curves["joint"])
     best = {n: best_epochs(c) for n, c in curves.items() if n != "joint"}
@@ -205,7 +219,54 @@ def run_selection(
         converged=converged,
         best=best,
         rows=rows,
+        lr=setting.training["lr"],
+        joint_by_lr=joint_by_lr,
     )
+
+
+class _Runs:
+    """Runs jobs on the held-out benchmarks and collects their rows (one
+    per budget for a strategy without one), their failures, and Joint's
+    rows by learning rate."""
+
+    def __init__(self, benches, budgets, device, workers, quiet):
+        self.benches, self.budgets = benches, budgets
+        self.device, self.workers, self.quiet = device, workers, quiet
+        self.failed: List[str] = []
+        self.by_lr: Dict[float, List[Dict]] = {}
+
+    def __call__(self, jobs, setting, desc) -> List[Dict]:
+        from tqdm.auto import tqdm
+
+        from .workers import execute
+
+        rows: List[Dict] = []
+
+        def done(i, res):
+            if res[0] != "ok":
+                self.failed.append(res[1])
+                return
+            job = jobs[i]
+            per = self.budgets if not STRATEGIES[job.name].uses_budget else [job.budget]
+            rows.extend(
+                {**r, "memory_bytes": b, "epochs": job.epochs}
+                for b in per
+                for r in res[1]
+            )
+
+        n_exp = len(next(iter(self.benches.values())).train_stream)
+        with tqdm(total=len(jobs) * n_exp, desc=desc, disable=self.quiet) as bar:
+            execute(
+                jobs,
+                setting=setting,
+                benchmarks=self.benches,
+                device=self.device,
+                workers=self.workers,
+                done=done,
+                progress=bar,
+            )
+        self.by_lr.setdefault(float(setting.training["lr"]), []).extend(rows)
+        return rows
 
 
 def check_grid(grid: Sequence[int]) -> None:
@@ -215,4 +276,21 @@ def check_grid(grid: Sequence[int]) -> None:
         raise ValueError(
             f"--epochs-grid needs two or more distinct positive integers, got "
             f"{list(grid)}; e.g. --epochs-grid 2 4 8 16 32."
+        )
+
+
+def check_lr_grid(lr_grid: Optional[Sequence[float]], lr: Optional[float]) -> None:
+    """``--lr-grid``: two or more distinct positive rates, without ``--lr``."""
+    if lr_grid is None:
+        return
+    if lr is not None:
+        raise ValueError(
+            "Give --lr (one rate for every run) or --lr-grid (Joint chooses "
+            "among them), not both."
+        )
+    ok = all(isinstance(x, (int, float)) and 0 < x < float("inf") for x in lr_grid)
+    if not ok or len(set(lr_grid)) != len(lr_grid) or len(lr_grid) < 2:
+        raise ValueError(
+            f"--lr-grid needs two or more distinct positive rates, got "
+            f"{list(lr_grid)}; e.g. --lr-grid 0.001 0.003 0.01."
         )

@@ -38,7 +38,18 @@ def add_select(sub, common) -> None:
         metavar="E",
         help=f"epochs to try, two or more (default: {grid}, a doubling grid)",
     )
-    p.add_argument("--lr", type=float, default=None, help="default: the benchmark's")
+    lr = p.add_mutually_exclusive_group()
+    lr.add_argument("--lr", type=float, default=None, help="default: the benchmark's")
+    lr.add_argument(
+        "--lr-grid",
+        nargs="+",
+        type=float,
+        default=None,
+        metavar="LR",
+        help="learning rates to try on Joint first (e.g. 0.001 0.003 0.01); the "
+        "one at which Joint is most accurate at the grid's largest epochs is the "
+        "shared rate, at which the strategies' epochs are chosen",
+    )
     p.add_argument(
         "--batch-size", type=int, default=None, help="default: the benchmark's"
     )
@@ -61,7 +72,7 @@ def _select_command(args) -> str:
     parts.append("--epochs-grid " + " ".join(map(str, args.epochs_grid)))
     if args.strategies != DEFAULT_STRATEGIES:
         parts.append("--strategies " + " ".join(args.strategies))
-    for opt in ("memory_bytes", "lr", "batch_size", "train_per_class"):
+    for opt in ("memory_bytes", "lr", "lr_grid", "batch_size", "train_per_class"):
         v = getattr(args, opt)
         if v is not None:
             v = " ".join(map(str, v)) if isinstance(v, list) else v
@@ -89,6 +100,7 @@ def _select(args) -> int:
                 memory_bytes=args.memory_bytes,
                 epochs_grid=args.epochs_grid,
                 lr=args.lr,
+                lr_grid=args.lr_grid,
                 batch_size=args.batch_size,
                 device=args.device,
                 data_root=args.data_root,

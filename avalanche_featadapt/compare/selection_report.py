@@ -16,13 +16,37 @@ __all__ = ["registry_entry", "selection_markdown", "write_selection"]
 
 def registry_entry(sel: Selection) -> str:
     """The keyword arguments to give the benchmark's record in
-    ``compare/registry.py``."""
+    ``compare/benchmark_records.py``."""
     best = ", ".join(f'"{n}": {e}' for n, e in sel.best.items())
+    lr = f"lr={sel.lr:g},\n" if sel.joint_by_lr else ""
     return (
         f"# BENCHMARKS[{sel.benchmark!r}] in avalanche_featadapt/compare/"
-        f"registry.py\nepochs={sel.shared},\nbest_epochs={{{best}}},\n"
+        f"benchmark_records.py\n{lr}epochs={sel.shared},\nbest_epochs={{{best}}},\n"
         f"selection={sel.command!r},"
     )
+
+
+def _lr_section(sel: Selection, grid) -> List[str]:
+    """The shared learning rate: Joint's curve at each rate of --lr-grid."""
+    if not sel.joint_by_lr:
+        return []
+    head = "| learning rate | " + " | ".join(f"{e} ep." for e in grid) + " |"
+    lines = [
+        "## The shared learning rate: Joint's validation accuracy (%)",
+        "",
+        head,
+        "|---|" + "---|" * len(grid),
+    ]
+    for lr, curve in sorted(sel.joint_by_lr.items()):
+        mark = " (chosen)" if lr == sel.lr else ""
+        cells = " | ".join(_cell(curve, e, None) for e in grid)
+        lines.append(f"| {lr:g}{mark} | {cells} |")
+    return lines + [
+        "",
+        f"Chosen: {sel.lr:g}, where Joint is most accurate at {grid[-1]} epochs, the "
+        "grid's largest; every run below trains at it.",
+        "",
+    ]
 
 
 def _verdict(sel: Selection) -> str:
@@ -59,6 +83,7 @@ def selection_markdown(sel: Selection, settings: str = "") -> str:
         "Trained on the training data less a held-out validation split, "
         "evaluated on that split only: the test set is not used.",
         "",
+        *_lr_section(sel, grid),
         "## The shared budget: Joint's validation accuracy (%)",
         "",
         head.replace("| best |", "| shared |"),

@@ -41,7 +41,7 @@ def epochs_plan(
             raise ValueError(
                 f"No selection recorded for {spec.name}: run `featadapt select "
                 f"--benchmark {spec.name}` and record its values in "
-                "avalanche_featadapt/compare/registry.py, or pass --training shared."
+                "avalanche_featadapt/compare/benchmark_records.py, or pass --training shared."
             )
         plan = {n: {spec.epochs: ("shared",)} for n in strategies}
         return plan, [f"{spec.name}: {spec.selection_note()}."]

@@ -11,7 +11,8 @@ import torch
 
 from avalanche_featadapt.compare import BENCHMARKS, main, run_comparison
 from avalanche_featadapt.compare.report import stats, summarize
-from avalanche_featadapt.compare.select import best_epochs, held_out, shared_epochs
+from avalanche_featadapt.compare.select import best_epochs, check_lr_grid, held_out
+from avalanche_featadapt.compare.select import shared_epochs, shared_lr
 from avalanche_featadapt.compare.trainings import epochs_plan
 
 
@@ -215,3 +216,64 @@ def test_featadapt_select_end_to_end_on_split_digits(capsys, tmp_path):
     assert set(kw["best_epochs"]) == {"naive", "replay"}
     assert kw["selection"].startswith("featadapt select --benchmark split-digits")
     assert kw["epochs"] in (1, 2)
+
+
+def test_shared_lr_is_joints_best_at_the_largest_epochs():
+    # 1e-2 leads at 4 epochs, 3e-3 at 16, the grid's largest: 3e-3
+    curves = {
+        1e-3: {4: 0.20, 16: 0.27},
+        3e-3: {4: 0.25, 16: 0.32},
+        1e-2: {4: 0.30, 16: 0.30},
+    }
+    assert shared_lr(curves) == 3e-3
+    assert shared_lr({1e-3: {4: 0.3}, 1e-2: {4: 0.3}}) == 1e-3  # smaller on a tie
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--lr-grid", "0.001"], "--lr-grid needs two or more"),
+        (["--lr-grid", "0.001", "-0.01"], "--lr-grid needs two or more"),
+        (["--lr-grid", "0.001", "0.001"], "--lr-grid needs two or more"),
+    ],
+)
+def test_select_refuses_a_bad_lr_grid(capsys, tmp_path, extra, message):
+    argv = ["select", "--out", str(tmp_path), "--quiet"] + extra
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_select_refuses_lr_with_lr_grid(capsys):
+    with pytest.raises(SystemExit):
+        main(["select", "--lr", "0.001", "--lr-grid", "0.001", "0.01"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not both"):
+        check_lr_grid([0.001, 0.01], 0.001)
+
+
+@pytest.mark.slow
+def test_select_with_an_lr_grid_trains_the_strategies_at_joints_rate(capsys, tmp_path):
+    common = ["--strategies", "naive", "--epochs-grid", "1", "2", "--protocol"]
+    common += ["b0-2", "--quiet"]
+    grid = ["--lr-grid", "0.0001", "0.003", "--out", str(tmp_path / "grid")]
+    assert main(["select", *common, *grid]) == 0
+    entry = capsys.readouterr().out.split("Record it in the registry:\n")[1]
+    kw = eval("dict(" + entry.split("\n", 1)[1] + ")")
+    md = (tmp_path / "grid" / "selection.md").read_text()
+    table = md.split("## The shared learning rate")[1].split("## The shared budget")[0]
+    joint = {}
+    for line in table.splitlines():
+        if line.startswith("| 0.0"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            joint[float(cells[0].split()[0])] = float(cells[2])  # at 2 epochs
+    assert set(joint) == {0.0001, 0.003}
+    assert kw["lr"] == max(joint, key=joint.get)
+    assert f"| {kw['lr']:g} (chosen) |" in table
+    # the strategies' runs are those of a selection at that one rate
+    one = ["--lr", str(kw["lr"]), "--out", str(tmp_path / "one")]
+    assert main(["select", *common, *one]) == 0
+    rows = {
+        d: list(csv.DictReader(open(tmp_path / d / "selection.csv")))
+        for d in ("grid", "one")
+    }
+    assert rows["grid"] == rows["one"]
