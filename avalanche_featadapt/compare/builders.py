@@ -10,6 +10,7 @@ records)."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -72,6 +73,11 @@ class Builder:
     :param holds: ``holds(hyperparameters)``: what its memory holds (the
         strategies table of docs/comparison.md).
     :param drift: how ``DriftMetric`` measures it (the drift plot's label).
+    :param holds_all: ``holds_all(hyperparameters, memory_bytes, feature_dim,
+        most_per_class, n_classes)``: whether that budget holds every
+        training sample of every class, so that any larger budget gives the
+        same run (the comparison runs it once for all of them); None: never
+        assumed.
     """
 
     build: Callable[[Parts, dict], Any]
@@ -80,6 +86,7 @@ class Builder:
     takes_plugins: bool = False
     holds: Callable[[dict], str] = _features
     drift: str = ""
+    holds_all: Optional[Callable[..., bool]] = None
 
     def constructor_class(self) -> Optional[type]:
         """The class named by :attr:`constructor` (imported now); None if
@@ -190,6 +197,22 @@ def _fa(p: Parts, hp: dict):
     )
 
 
+def _fa_holds_all(hp, memory_bytes, feature_dim, most_per_class, n_classes) -> bool:
+    """FA's feature memory alone (no images, no ``mem_size``): each of the
+    last step's classes gets ``capacity // n_classes`` features or more, and
+    herding keeps all n rows of a class in the same order for any quota of n
+    or more; earlier steps have fewer classes and larger quotas."""
+    from ..plugins.feature_codec import bytes_per_feature
+    from ..strategies import FeatureAdaptationStrategy
+
+    if hp.get("image_fraction", 0) > 0 or hp.get("mem_size") is not None:
+        return False
+    default = inspect.signature(FeatureAdaptationStrategy).parameters["feature_dtype"]
+    dtype = hp.get("feature_dtype", default.default)
+    capacity = memory_bytes // bytes_per_feature(feature_dim, dtype)
+    return capacity // n_classes >= most_per_class
+
+
 _STRATEGIES = "avalanche_featadapt.strategies"
 NAIVE = Builder(_naive, takes_plugins=True)
 JOINT = Builder(_joint)
@@ -204,4 +227,5 @@ FA = Builder(
     f"{_STRATEGIES}:FeatureAdaptationStrategy",
     holds=_fa_holds,
     drift="FA: per feature",
+    holds_all=_fa_holds_all,
 )

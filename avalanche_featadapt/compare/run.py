@@ -18,6 +18,7 @@ from .checks import check_settings, check_workers
 from .overrides import check_overrides, check_values
 from .registry import BENCHMARKS, DEFAULT_STRATEGIES, DEFAULT_SWEEP_IMAGES
 from .registry import STRATEGIES
+from .same_memory import budget_groups, memory_facts
 from .trainings import epochs_plan
 from .single_run import evaluator, run_one  # noqa: F401  (their old home)
 from .workers import Job, Setting, execute
@@ -82,7 +83,9 @@ def run_comparison(
         :data:`DEFAULT_IMAGES`, the CLI sweeps
         :data:`DEFAULT_SWEEP_IMAGES`). Strategies whose
         memory does not depend on the budget run once per seed; their rows
-        repeat for each budget.
+        repeat for each budget, and so do those of a budget that already
+        holds everything (:mod:`~avalanche_featadapt.compare.same_memory`)
+        at every larger one.
     :param epochs, lr, batch_size: None takes the benchmark's record.
     :param training: "shared": every strategy at the benchmark's shared
         epochs; "best": each at the epochs ``featadapt select`` chose for it
@@ -148,11 +151,21 @@ def run_comparison(
     shared_epochs = setting.training["epochs"]
     n_exp = len(first.train_stream)
     jobs, serves, expected = [], [], []
+    facts: Dict[int, tuple] = {}
     for seed in seeds:
+
+        def facts_of(seed=seed):
+            if seed not in facts:
+                facts[seed] = memory_facts(benchmark, benches[seed])
+            return facts[seed]
+
         for name in strategies:
+            hp = {**STRATEGIES[name].hyperparameters, **overrides.get(name, {})}
+            groups = budget_groups(name, budgets, hp, facts_of)
             for e, labels in plan[name].items():
                 tag = "" if len(plan[name]) == 1 else f"_{e}ep"
-                for b in budgets if STRATEGIES[name].uses_budget else budgets[:1]:
+                for group in groups:
+                    b = group[0]
                     log = out / "logs" / (_tag(name, seed, b) + tag) if out else None
                     jobs.append(
                         Job(
@@ -164,10 +177,9 @@ def run_comparison(
                             epochs=None if e == shared_epochs else e,
                         )
                     )
-                    serves.append((e, labels))
-                    per = [b] if STRATEGIES[name].uses_budget else budgets
+                    serves.append((e, labels, group))
                     steps = [n_exp - 1] if name == "joint" else range(n_exp)
-                    keys = [(name, seed, x, t, e) for x in per for t in labels]
+                    keys = [(name, seed, x, t, e) for x in group for t in labels]
                     expected.append([(*k, i) for k in keys for i in steps])
     if overrides:  # the constructors check the values, before any run
         check_values(overrides, benchmark, first, budgets[-1], setting.training)
@@ -215,10 +227,10 @@ def run_comparison(
             if not quiet and res[2]:
                 print(res[2], file=sys.stderr)
             return
-        e, labels = serves[i]
+        e, labels, group = serves[i]
         got = [{**r, "training": t, "epochs": e} for t in labels for r in res[1]]
-        if not STRATEGIES[job.name].uses_budget:  # one run stands for each budget
-            got = [{**r, "memory_bytes": x} for x in budgets for r in got]
+        # one run stands for each budget of its group (all, without a budget)
+        got = [{**r, "memory_bytes": x} for x in group for r in got]
         results[i] = got
         results_csv.append(csv_file, got)
 
