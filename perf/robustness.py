@@ -203,10 +203,11 @@ def perfect_adapter_accuracy(strategy, stored: StoredImages, bm) -> float:
         return float((head.eval()(f).argmax(1) == y).float().mean())
 
 
-def shared_settings(model, data, bm):
+def shared_settings(model, data, bm, epochs=None, batch_size=None):
     """(budget in bytes, build_strategy's keyword arguments) that every
-    strategy of a cell shares."""
-    budget, epochs, lr, bs = DATA[data]
+    strategy of a cell shares; ``epochs``/``batch_size`` replace DATA's."""
+    budget, e, lr, bs = DATA[data]
+    epochs, bs = epochs or e, batch_size or bs
     pixels = bm.train_stream[0].dataset[0][0].numel()
     kw = dict(
         model_factory=factory(model, pixels),
@@ -218,13 +219,16 @@ def shared_settings(model, data, bm):
     return budget, kw
 
 
-def run_cell(model, data, protocol, seed, strategies, fashion, references=True):
-    """{strategy or reference: final accuracy} for one cell and seed."""
+def run_cell(
+    model, data, protocol, seed, strategies, fashion, references=True, **training
+):
+    """{strategy or reference: final accuracy} for one cell and seed;
+    ``training``: ``epochs``/``batch_size`` instead of DATA's."""
     from avalanche_featadapt.compare.build import build_strategy
     from avalanche_featadapt.compare.run import evaluator, run_one
 
     bm = benchmark(data, protocol, seed, fashion)
-    budget, kw = shared_settings(model, data, bm)
+    budget, kw = shared_settings(model, data, bm, **training)
     out = {}
     for name in strategies:
         out[name] = final_accuracy(
