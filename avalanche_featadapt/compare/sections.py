@@ -61,7 +61,9 @@ def training_section(rows, one_seed, h) -> List[str]:
     lines += [
         "",
         "Strategies without a budget-sized memory (naive, joint, lwf, SDC's "
-        "prototypes) run once per seed; their rows repeat at every budget.",
+        "prototypes) run once per seed; their rows repeat at every budget. So "
+        "do those of a budget that already holds every training sample of "
+        "every class (e.g. FA's features), at every larger budget.",
     ]
     for b in budgets:
         lines += ["", f"{h} Budget {b:,} bytes ({fmt_bytes(b)})", ""]
@@ -147,10 +149,13 @@ def _drift_table(rows) -> List[str]:
     if not drift:
         return []
     last = max(r["experience"] for r in drift)
+    names = dict.fromkeys(r["strategy"] for r in drift)
+    how = [STRATEGIES[n].builder.drift for n in names if n in STRATEGIES]
     lines = [
         "",
-        "Drift of old-class features after the last experience (probe set; FA: "
-        "per stored feature, SDC: per class prototype):",
+        "Drift of old-class features after the last experience (probe set; "
+        + "; ".join(dict.fromkeys(h for h in how if h))
+        + "):",
         "",
         "| strategy | believed: rel. L2 error | uncompensated: rel. L2 error "
         "| believed: cosine | uncompensated: cosine |",
