@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .lazy import lazy_names
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 # name -> the submodule that defines it
 _HOMES = {
