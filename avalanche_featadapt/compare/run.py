@@ -156,7 +156,7 @@ def run_comparison(
 
         def facts_of(seed=seed):
             if seed not in facts:
-                facts[seed] = memory_facts(benchmark, benches[seed])
+                facts[seed] = memory_facts(benchmark, benches[seed], device)
             return facts[seed]
 
         for name in strategies:

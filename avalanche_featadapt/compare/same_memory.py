@@ -16,10 +16,11 @@ from .registry import STRATEGIES
 __all__ = ["budget_groups", "memory_facts"]
 
 
-def memory_facts(benchmark_name: str, benchmark) -> Tuple[int, int, int]:
+def memory_facts(benchmark_name: str, benchmark, device="cpu") -> Tuple[int, int, int]:
     """(feature_dim, most_per_class, n_classes) of ``benchmark``: the
-    width of its model's features, the most training images of one class,
-    and the number of classes."""
+    width of the features of the model it trains on ``device`` (built on
+    the CPU), the most training images of one class, and the number of
+    classes."""
     import numpy as np
     import torch
 
@@ -31,7 +32,7 @@ def memory_facts(benchmark_name: str, benchmark) -> Tuple[int, int, int]:
             counts[int(c)] = counts.get(int(c), 0) + int(n)
     x = benchmark.train_stream[0].dataset.eval()[0][0]
     with torch.random.fork_rng(devices=[]), torch.no_grad():
-        model = model_factory_of(benchmark_name, benchmark)().eval()
+        model = model_factory_of(benchmark_name, benchmark, device)().eval()
         dim = model.feature_extractor(x[None]).flatten(1).shape[1]
     return int(dim), max(counts.values()), len(counts)
 

@@ -187,11 +187,13 @@ def run_selection(
 
     run = _Runs(benches, budgets, device, workers, quiet)
     joint_by_lr: Dict[float, Dict[int, float]] = {}
+    joint_rows: Dict[float, List[Dict]] = {}
     for x in sorted(lr_grid or []):
         at = replace(setting, training={**setting.training, "lr": float(x)})
-        joint_rows = run(jobs_of(["joint"]), at, f"select joint lr={x:g}")
-        if joint_rows:
-            joint_by_lr[float(x)] = _curves(joint_rows, ["joint"], grid)["joint"]
+        joint_rows[float(x)] = run(jobs_of(["joint"]), at, f"select joint lr={x:g}")
+        if joint_rows[float(x)]:
+            curve = _curves(joint_rows[float(x)], ["joint"], grid)["joint"]
+            joint_by_lr[float(x)] = curve
     rows: List[Dict] = []
     names_left = names
     if lr_grid:
@@ -199,7 +201,7 @@ def run_selection(
             raise ValueError(f"Every run of joint failed: {'; '.join(run.failed)}.")
         chosen = shared_lr(joint_by_lr)
         setting = replace(setting, training={**setting.training, "lr": chosen})
-        rows, names_left = list(run.by_lr[chosen]), names[1:]
+        rows, names_left = list(joint_rows[chosen]), names[1:]
     rows += run(jobs_of(names_left), setting, "select") if names_left else []
     for f in run.failed:
         print(f"featadapt select: failed: {f}", file=sys.stderr)
@@ -226,14 +228,12 @@ def run_selection(
 
 class _Runs:
     """Runs jobs on the held-out benchmarks and collects their rows (one
-    per budget for a strategy without one), their failures, and Joint's
-    rows by learning rate."""
+    per budget for a strategy without one) and their failures."""
 
     def __init__(self, benches, budgets, device, workers, quiet):
         self.benches, self.budgets = benches, budgets
         self.device, self.workers, self.quiet = device, workers, quiet
         self.failed: List[str] = []
-        self.by_lr: Dict[float, List[Dict]] = {}
 
     def __call__(self, jobs, setting, desc) -> List[Dict]:
         from tqdm.auto import tqdm
@@ -265,7 +265,6 @@ class _Runs:
                 done=done,
                 progress=bar,
             )
-        self.by_lr.setdefault(float(setting.training["lr"]), []).extend(rows)
         return rows
 
 
